@@ -1,0 +1,52 @@
+// The contract between the planner (main thread) and the layer workers.
+// Tasks and results are plain, structured-clone-able objects.
+
+/** How the layer blob is compressed. `level` is the codec level; `engine` names the implementation. */
+export interface CompressionSpec {
+  algorithm: 'gzip' | 'zstd' | 'none';
+  level?: number;
+  /** e.g. 'zlib' (in-process) or 'igzip'/'zstd-cli' (spawned); recorded in reports */
+  engine?: string;
+}
+
+export interface LayerTask {
+  /** absolute path of the legacy root (reading is confined to it) */
+  root: string;
+  /** legacy layer id (64 hex) */
+  id: string;
+  /** absolute path of the layer's diff dir, e.g. <root>/aufs/diff/<id> */
+  diffDir: string;
+  /** absolute path of graph/<id>/tar-data.json.gz, or null when absent */
+  tarDataPath: string | null;
+  /** storage driver the diff dir belongs to: whiteout rules depend on it */
+  driver: 'aufs';
+  /** OUT directory (blobs/ is created below it); null = hash only, write nothing (check, dry runs) */
+  outDir: string | null;
+  compression: CompressionSpec;
+  /** skip tar-split even when present (for tests and --regenerate) */
+  forceRegenerate?: boolean;
+}
+
+export type LayerSource = 'tar-split' | 'regenerated';
+
+export interface LayerResult {
+  id: string;
+  /** sha256:<hex> of the uncompressed tar */
+  diffID: string;
+  /** sha256:<hex> of the blob as written (== diffID for 'none') */
+  digest: string;
+  /** blob size in bytes */
+  size: number;
+  /** uncompressed tar size in bytes */
+  uncompressedSize: number;
+  mediaType: string;
+  source: LayerSource;
+  /** why tar-split was not used, when source is 'regenerated' */
+  reason?: string;
+  /** recoverable oddities (skipped sockets, unreadable xattrs, ...) */
+  warnings: string[];
+  /** the blob was already in the layout and verified, not rewritten */
+  reused?: boolean;
+  /** the compressor used, e.g. 'zlib-6' */
+  compressor?: string;
+}
