@@ -1,0 +1,48 @@
+// Entry point: dispatch to one module per subcommand. Each command is
+// `(argv) => Promise<exitCode>`, prints its own output and never calls process.exit itself.
+import { EXIT, L2OError, describeError } from '../errors.js';
+
+type Command = (argv: string[]) => Promise<number>;
+
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  ls: async () => (await import('./ls.js')).runLs,
+  inspect: async () => (await import('./inspect.js')).runInspect,
+  export: async () => (await import('./export.js')).runExport,
+  validate: async () => (await import('./validate.js')).runValidate,
+};
+
+export const USAGE = `usage: legacy2oci <command> [options]
+
+commands:
+  ls        [--root DIR] [--all] [--json]            list the images in a legacy Docker root
+  inspect   REF [--root DIR] [--json]                show one image's layer chain and config
+  export    REF... OUT [--root DIR] [options]        write OCI image layouts
+  validate  LAYOUT [--ref NAME] [--deep|--shallow]   check an OCI image layout
+
+Run 'legacy2oci <command> --help' for a command's options.
+The root defaults to $LEGACY2OCI_ROOT, then /var/lib/docker.`;
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(USAGE + '\n');
+    return name ? EXIT.OK : EXIT.USAGE;
+  }
+  if (name === '--version') {
+    process.stdout.write('legacy2oci 0.1.0\n');
+    return EXIT.OK;
+  }
+  const load = COMMANDS[name];
+  if (!load) {
+    process.stderr.write(`legacy2oci: unknown command '${name}'\n${USAGE}\n`);
+    return EXIT.USAGE;
+  }
+  try {
+    const command = await load();
+    return await command(rest);
+  } catch (err) {
+    process.stderr.write(`legacy2oci ${name}: ${describeError(err)}\n`);
+    if (process.env.LEGACY2OCI_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);
+    return err instanceof L2OError ? err.exitCode : EXIT.PARTIAL;
+  }
+}

@@ -1,0 +1,318 @@
+// Reader for the pre-1.10 "graph" store with the aufs driver (legacy-formats.md §1–2.1, §8).
+// Reads only; synchronous fs because it touches many tiny files and nothing else runs meanwhile.
+
+import { closeSync, fstatSync, lstatSync, openSync, readSync, readdirSync, realpathSync, constants as fsc } from 'node:fs';
+import { join, sep } from 'node:path';
+import { ID_RE, INIT_LAYER_RE } from '../ids.js';
+import type { LegacyLayer, Problem, TagRecord, ContainerLayers } from './types.js';
+import { MAX_JSON_BYTES, parseJsonObject, readV1Fields, parentIdHex } from './v1-json.js';
+import { normalizeRepository, isValidTag } from './refs.js';
+
+const SMALL_FILE_LIMIT = 64 * 1024;
+
+type ReadResult = { ok: true; bytes: Buffer } | { ok: false; problem: Problem | null };
+
+function errnoCode(err: unknown): string {
+  return (err as NodeJS.ErrnoException).code ?? 'EIO';
+}
+
+/**
+ * Read a small regular file without following a symlink at the last component and without
+ * blocking on FIFOs. Missing files give `{ok:false, problem:null}`; anything else a problem.
+ */
+export function readSmallFile(path: string, limit: number, what: string): ReadResult {
+  let fd: number;
+  try {
+    fd = openSync(path, fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK);
+  } catch (err) {
+    const code = errnoCode(err);
+    if (code === 'ENOENT') return { ok: false, problem: null };
+    if (code === 'ELOOP') return { ok: false, problem: { code: 'E_NOT_REGULAR', severity: 'error', message: `${path}: ${what} is a symlink`, file: path } };
+    if (code === 'EACCES' || code === 'EPERM') return { ok: false, problem: { code: 'E_PERMISSION', severity: 'error', message: `${path}: permission denied reading ${what}`, file: path } };
+    return { ok: false, problem: { code: 'E_UNREADABLE', severity: 'error', message: `${path}: cannot open ${what} (${code})`, file: path } };
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) return { ok: false, problem: { code: 'E_NOT_REGULAR', severity: 'error', message: `${path}: ${what} is not a regular file`, file: path } };
+    if (st.size > limit) return { ok: false, problem: { code: 'E_FILE_TOO_LARGE', severity: 'error', message: `${path}: ${what} is ${st.size} bytes (limit ${limit})`, file: path } };
+    const buf = Buffer.alloc(st.size);
+    let off = 0;
+    while (off < buf.length) {
+      const n = readSync(fd, buf, off, buf.length - off, off);
+      if (n === 0) break;
+      off += n;
+    }
+    return { ok: true, bytes: buf.subarray(0, off) };
+  } catch (err) {
+    const code = errnoCode(err);
+    const p: Problem = code === 'EACCES' || code === 'EPERM'
+      ? { code: 'E_PERMISSION', severity: 'error', message: `${path}: permission denied reading ${what}`, file: path }
+      : { code: 'E_UNREADABLE', severity: 'error', message: `${path}: cannot read ${what} (${code})`, file: path };
+    return { ok: false, problem: p };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function listDir(path: string, problems: Problem[], what: string): string[] {
+  try {
+    return readdirSync(path).sort();
+  } catch (err) {
+    const code = errnoCode(err);
+    if (code !== 'ENOENT') {
+      problems.push({ code: code === 'EACCES' ? 'E_PERMISSION' : 'E_UNREADABLE', severity: 'error', message: `${path}: cannot list ${what} (${code})`, file: path });
+    }
+    return [];
+  }
+}
+
+function isInside(root: string, p: string): boolean {
+  return p === root || p.startsWith(root.endsWith(sep) ? root : root + sep);
+}
+
+/** aufs/diff/<id>: a directory, or (pre-0.7 migration) a symlink to one inside the root. */
+function locateDiffDir(root: string, realRoot: string, id: string, problems: Problem[]): string | null {
+  const p = join(root, 'aufs', 'diff', id);
+  let st;
+  try {
+    st = lstatSync(p);
+  } catch (err) {
+    const code = errnoCode(err);
+    problems.push(code === 'ENOENT'
+      ? { code: 'E_DIFF_MISSING', severity: 'error', message: `${p}: layer diff directory is missing`, file: p }
+      : { code: 'E_UNREADABLE', severity: 'error', message: `${p}: cannot stat diff directory (${code})`, file: p });
+    return null;
+  }
+  if (st.isDirectory()) return p;
+  if (st.isSymbolicLink()) {
+    // legacy-formats.md §8 item 29: follow it only at the top, and only to a directory inside the root.
+    try {
+      const target = realpathSync(p);
+      if (!isInside(realRoot, target)) {
+        problems.push({ code: 'E_DIFF_OUTSIDE_ROOT', severity: 'error', message: `${p}: diff directory is a symlink leading outside the root (${target})`, file: p });
+        return null;
+      }
+      if (!lstatSync(target).isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
+      return target;
+    } catch (err) {
+      problems.push({ code: 'E_DIFF_MISSING', severity: 'error', message: `${p}: diff directory symlink is dangling or loops (${errnoCode(err)})`, file: p });
+      return null;
+    }
+  }
+  problems.push({ code: 'E_DIFF_MISSING', severity: 'error', message: `${p}: layer diff is not a directory`, file: p });
+  return null;
+}
+
+/** aufs/layers/<id>: ancestors nearest first, one per line; an empty file for a base layer. */
+export function readAufsAncestors(root: string, name: string, problems: Problem[]): string[] | null {
+  const p = join(root, 'aufs', 'layers', name);
+  const r = readSmallFile(p, 4 * 1024 * 1024, 'aufs layers file');
+  if (!r.ok) {
+    problems.push(r.problem ?? { code: 'E_AUFS_LAYERS_MISSING', severity: 'error', message: `${p}: missing (Docker did not list this image either)`, file: p });
+    return null;
+  }
+  const lines = r.bytes.toString('latin1').split('\n').filter((l) => l !== '');
+  const bad = lines.find((l) => !ID_RE.test(l) && !INIT_LAYER_RE.test(l));
+  if (bad !== undefined) {
+    problems.push({ code: 'E_BAD_ID', severity: 'error', message: `${p}: invalid layer id ${JSON.stringify(bad.slice(0, 80))}`, file: p });
+    return null;
+  }
+  return lines;
+}
+
+/** Read one graph/<id> entry into a record. Never throws for bad content: problems are recorded. */
+export function readLayer(root: string, realRoot: string, id: string): LegacyLayer {
+  const problems: Problem[] = [];
+  const dir = join(root, 'graph', id);
+  const layer: LegacyLayer = {
+    id, json: null, parent: null, parentSource: null, created: null, dockerVersion: null,
+    layerSize: null, checksum: null, diffDir: null, tarDataPath: null, tarDataSize: 0, aufsAncestors: null, problems,
+  };
+
+  const jsonPath = join(dir, 'json');
+  const jr = readSmallFile(jsonPath, MAX_JSON_BYTES, 'image json');
+  let jsonParent: string | null = null;
+  let jsonParentId: string | null = null;
+  if (!jr.ok) {
+    problems.push(jr.problem ?? { code: 'E_JSON_MISSING', severity: 'error', message: `${jsonPath}: image json is missing`, file: jsonPath });
+  } else {
+    layer.json = jr.bytes;
+    try {
+      const obj = parseJsonObject(jr.bytes);
+      const f = readV1Fields(obj);
+      layer.created = f.created;
+      layer.dockerVersion = f.dockerVersion;
+      jsonParent = f.parent;
+      jsonParentId = f.parentId;
+      if (f.id !== null && f.id !== '' && f.id !== id) {
+        problems.push({ code: 'W_ID_MISMATCH', severity: 'warning', message: `${jsonPath}: json id ${f.id.slice(0, 80)} differs from the directory name (the directory name is used, as Docker 1.10 did)`, file: jsonPath });
+      }
+    } catch (err) {
+      problems.push({ code: 'E_JSON_INVALID', severity: 'error', message: `${jsonPath}: invalid JSON (${(err as Error).message})`, file: jsonPath });
+    }
+  }
+
+  // Parent precedence (§1.11): graph/<id>/parent file, then json parent, then parent_id.
+  const parentFile = join(dir, 'parent');
+  const pr = readSmallFile(parentFile, 1024, 'parent file');
+  const parentFromFile = pr.ok ? pr.bytes.toString('latin1').trim() : '';
+  if (!pr.ok && pr.problem) problems.push(pr.problem);
+  let parent: string | null = null;
+  if (parentFromFile !== '') {
+    parent = parentFromFile;
+    layer.parentSource = 'parent-file';
+  } else if (jsonParent) {
+    parent = jsonParent;
+    layer.parentSource = 'json-parent';
+  } else if (jsonParentId) {
+    parent = parentIdHex(jsonParentId);
+    layer.parentSource = 'json-parent_id';
+    if (parent === null) problems.push({ code: 'E_BAD_ID', severity: 'error', message: `${jsonPath}: invalid parent_id ${JSON.stringify(jsonParentId.slice(0, 80))}`, file: jsonPath });
+  }
+  if (parent !== null && !ID_RE.test(parent)) {
+    const file = layer.parentSource === 'parent-file' ? parentFile : jsonPath;
+    problems.push({ code: 'E_BAD_ID', severity: 'error', message: `${file}: invalid parent id ${JSON.stringify(parent.slice(0, 80))}`, file });
+    parent = null;
+    layer.parentSource = null;
+  }
+  layer.parent = parent;
+
+  const sr = readSmallFile(join(dir, 'layersize'), SMALL_FILE_LIMIT, 'layersize');
+  if (sr.ok) {
+    const text = sr.bytes.toString('latin1').trim();
+    if (/^\d{1,15}$/.test(text)) layer.layerSize = Number(text);
+  }
+  const cr = readSmallFile(join(dir, 'checksum'), SMALL_FILE_LIMIT, 'checksum');
+  if (cr.ok) layer.checksum = cr.bytes.toString('latin1').trim() || null;
+
+  locateTarData(dir, layer);
+  layer.diffDir = locateDiffDir(root, realRoot, id, problems);
+  layer.aufsAncestors = readAufsAncestors(root, id, problems);
+  return layer;
+}
+
+/** tar-data.json.gz must be a regular gzip file; otherwise the layer is regenerated (a warning). */
+function locateTarData(dir: string, layer: LegacyLayer): void {
+  const p = join(dir, 'tar-data.json.gz');
+  let fd: number;
+  try {
+    fd = openSync(p, fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK);
+  } catch (err) {
+    const code = errnoCode(err);
+    if (code === 'ENOENT') {
+      layer.problems.push({ code: 'W_NO_TAR_SPLIT', severity: 'warning', message: `${p}: no tar-split data; the layer will be regenerated (its diffID will differ from the original)`, file: p });
+    } else {
+      layer.problems.push({ code: 'W_TAR_SPLIT_UNREADABLE', severity: 'warning', message: `${p}: cannot open tar-split data (${code}); the layer will be regenerated`, file: p });
+    }
+    return;
+  }
+  try {
+    const st = fstatSync(fd);
+    const magic = Buffer.alloc(2);
+    const n = st.isFile() ? readSync(fd, magic, 0, 2, 0) : 0;
+    if (!st.isFile() || n < 2 || magic[0] !== 0x1f || magic[1] !== 0x8b) {
+      layer.problems.push({ code: 'W_TAR_SPLIT_UNREADABLE', severity: 'warning', message: `${p}: not a gzip file; the layer will be regenerated`, file: p });
+      return;
+    }
+    layer.tarDataPath = p;
+    layer.tarDataSize = st.size;
+  } catch (err) {
+    layer.problems.push({ code: 'W_TAR_SPLIT_UNREADABLE', severity: 'warning', message: `${p}: cannot read tar-split data (${errnoCode(err)}); the layer will be regenerated`, file: p });
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** repositories-<driver>: {"Repositories":{name:{tag|digest: id}}} (§1.9). */
+export function readRepositories(root: string, driver: string, problems: Problem[]): TagRecord[] {
+  const p = join(root, `repositories-${driver}`);
+  const r = readSmallFile(p, 64 * 1024 * 1024, 'tag store');
+  if (!r.ok) {
+    if (r.problem) problems.push(r.problem);
+    return [];
+  }
+  let doc: unknown;
+  try {
+    doc = JSON.parse(r.bytes.toString('utf8'));
+  } catch (err) {
+    problems.push({ code: 'E_JSON_INVALID', severity: 'error', message: `${p}: invalid JSON (${(err as Error).message}); no tags read`, file: p });
+    return [];
+  }
+  const repos = doc && typeof doc === 'object' && Object.hasOwn(doc, 'Repositories') ? (doc as { Repositories: unknown }).Repositories : undefined;
+  if (repos === null || repos === undefined) return [];
+  if (typeof repos !== 'object' || Array.isArray(repos)) {
+    problems.push({ code: 'E_JSON_INVALID', severity: 'error', message: `${p}: "Repositories" is not an object; no tags read`, file: p });
+    return [];
+  }
+  const out: TagRecord[] = [];
+  const seen = new Map<string, string>();
+  for (const rawName of Object.keys(repos).sort()) {
+    const entries = (repos as Record<string, unknown>)[rawName];
+    const repository = normalizeRepository(rawName);
+    if (!repository) {
+      problems.push({ code: 'W_BAD_REPOSITORY', severity: 'warning', message: `${p}: repository name ${JSON.stringify(rawName.slice(0, 100))} is invalid (Docker 1.10 dropped it too)`, file: p });
+      continue;
+    }
+    if (!entries || typeof entries !== 'object' || Array.isArray(entries)) {
+      problems.push({ code: 'W_BAD_REPOSITORY', severity: 'warning', message: `${p}: tags of ${rawName} are not an object`, file: p });
+      continue;
+    }
+    for (const key of Object.keys(entries).sort()) {
+      const id = (entries as Record<string, unknown>)[key];
+      if (typeof id !== 'string' || !ID_RE.test(id)) {
+        problems.push({ code: 'E_BAD_ID', severity: 'error', message: `${p}: ${rawName}:${key.slice(0, 100)} points at an invalid id ${JSON.stringify(String(id).slice(0, 80))}`, file: p });
+        continue;
+      }
+      let rec: TagRecord;
+      if (/^sha256:[a-f0-9]{64}$/.test(key)) rec = { repository, tag: null, digest: key, id, ref: `${repository}@${key}` };
+      else if (isValidTag(key)) rec = { repository, tag: key, digest: null, id, ref: `${repository}:${key}` };
+      else {
+        problems.push({ code: 'W_BAD_TAG', severity: 'warning', message: `${p}: tag ${JSON.stringify(key.slice(0, 100))} of ${rawName} is invalid; ignored`, file: p });
+        continue;
+      }
+      const prev = seen.get(rec.ref);
+      if (prev !== undefined) {
+        // `library/x:latest` and `x:latest` normalise to the same name: keep the first, say so.
+        if (prev !== id) problems.push({ code: 'W_DUPLICATE_TAG', severity: 'warning', message: `${p}: ${rec.ref} is listed twice with different images; keeping ${prev.slice(0, 12)}`, file: p });
+        continue;
+      }
+      seen.set(rec.ref, id);
+      out.push(rec);
+    }
+  }
+  return out;
+}
+
+/** Driver layers that are not graph images: containers (`<cid>` + `<cid>-init`) and leftovers. */
+export function classifyDriverLayers(root: string, graphIds: Set<string>, problems: Problem[]): { containers: ContainerLayers[]; orphans: string[] } {
+  const names = new Set([
+    ...listDir(join(root, 'aufs', 'layers'), problems, 'aufs layers'),
+    ...listDir(join(root, 'aufs', 'diff'), problems, 'aufs diffs'),
+  ]);
+  const containers: ContainerLayers[] = [];
+  const orphans: string[] = [];
+  for (const name of [...names].sort()) {
+    if (graphIds.has(name) || name.endsWith('-removing')) continue;
+    if (INIT_LAYER_RE.test(name)) continue; // described with its container
+    if (ID_RE.test(name) && names.has(`${name}-init`)) {
+      const initAncestors = readAufsAncestors(root, `${name}-init`, []);
+      const image = initAncestors && initAncestors[0] && graphIds.has(initAncestors[0]) ? initAncestors[0] : null;
+      containers.push({ id: name, hasInit: true, image });
+    } else {
+      orphans.push(name);
+    }
+  }
+  return { containers, orphans };
+}
+
+/** graph/ entries: 64-hex ids only; `_tmp` and anything else are skipped (§1.7, §8 item 4). */
+export function listGraphIds(root: string, problems: Problem[]): string[] {
+  const ids: string[] = [];
+  for (const name of listDir(join(root, 'graph'), problems, 'graph')) {
+    if (ID_RE.test(name)) ids.push(name);
+    else if (name !== '_tmp' && !name.startsWith('.')) {
+      problems.push({ code: 'W_IGNORED_ENTRY', severity: 'warning', message: `${join(root, 'graph', name)}: not a 64-hex image id; ignored`, file: join(root, 'graph', name) });
+    }
+  }
+  return ids;
+}

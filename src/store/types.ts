@@ -1,0 +1,92 @@
+// Plain records describing what a legacy root holds. The store reads; it decides nothing about
+// what to export. Everything here is JSON-serialisable except the raw json Buffers.
+
+export type Severity = 'error' | 'warning';
+
+/** Something wrong or odd in the root, with the file it is about. */
+export interface Problem {
+  code: string;
+  severity: Severity;
+  message: string;
+  file?: string;
+}
+
+/** Where a layer's parent id came from (legacy-formats.md §1.11). */
+export type ParentSource = 'parent-file' | 'json-parent' | 'json-parent_id';
+
+/** One `graph/<id>` entry: in the v1 model an image and a layer are the same thing. */
+export interface LegacyLayer {
+  id: string;
+  /** graph/<id>/json exactly as read; null when missing or unreadable */
+  json: Buffer | null;
+  parent: string | null;
+  parentSource: ParentSource | null;
+  created: string | null;
+  dockerVersion: string | null;
+  /** graph/<id>/layersize, when present and numeric (unreliable: never used for correctness) */
+  layerSize: number | null;
+  /** graph/<id>/checksum, verbatim */
+  checksum: string | null;
+  /** absolute path of aufs/diff/<id> when it exists (a directory, or a symlink to one) */
+  diffDir: string | null;
+  /** absolute path of graph/<id>/tar-data.json.gz when it exists */
+  tarDataPath: string | null;
+  /** size of tar-data.json.gz in bytes (0 when absent) */
+  tarDataSize: number;
+  /** ancestors listed by aufs/layers/<id>, nearest first; null when the file is missing */
+  aufsAncestors: string[] | null;
+  problems: Problem[];
+}
+
+/** A tag or digest reference from repositories-<driver>. */
+export interface TagRecord {
+  /** normalised familiar repository name, e.g. `busybox`, `training/webapp`, `localhost:5000/x/y` */
+  repository: string;
+  /** the tag, or null for a digest reference */
+  tag: string | null;
+  /** `sha256:<hex>` for digest references */
+  digest: string | null;
+  /** the legacy image id it points at */
+  id: string;
+  /** `repo:tag` or `repo@sha256:…` */
+  ref: string;
+}
+
+/** An image: a layer together with its resolved chain. */
+export interface LegacyImage {
+  id: string;
+  /** base → top, this image last; null when the chain is broken */
+  chain: string[] | null;
+  /** `repo:tag` names pointing at this image */
+  tags: string[];
+  /** `repo@sha256:…` references pointing at this image */
+  digests: string[];
+  /** another image names this one as its parent */
+  hasChildren: boolean;
+  /** problems of this image and of every layer in its chain */
+  problems: Problem[];
+  status: 'ok' | 'warning' | 'broken';
+}
+
+export interface ContainerLayers {
+  id: string;
+  /** `<id>-init` exists in the driver */
+  hasInit: boolean;
+  /** the image the container was created from, when known (from aufs/layers) */
+  image: string | null;
+}
+
+export interface LegacyStore {
+  root: string;
+  driver: string;
+  /** every driver dir / repositories file found, for reporting */
+  driversFound: string[];
+  layers: Map<string, LegacyLayer>;
+  images: Map<string, LegacyImage>;
+  tags: TagRecord[];
+  containers: ContainerLayers[];
+  /** driver layer dirs with neither graph entry nor container (leftovers) */
+  orphans: string[];
+  /** problems not tied to one image */
+  problems: Problem[];
+}
