@@ -1,0 +1,103 @@
+// From store records and a user request to what has to be done: which images, under which names,
+// and the unique layers behind them (each processed once, largest first). Pure: no disk access.
+
+import { L2OError, UsageError } from '../errors.js';
+import { parseReference, resolveReference, type LegacyStore } from '../store/index.js';
+
+export interface ImagePlan {
+  /** legacy id of the top layer */
+  id: string;
+  /** legacy layer ids, base → top */
+  chain: string[];
+  /** `repo:tag` names for index.json (may be empty: exported by id with no tags) */
+  names: string[];
+  /** the references the user asked for that led here */
+  requested: string[];
+}
+
+export interface LayerPlan {
+  id: string;
+  diffDir: string;
+  tarDataPath: string | null;
+  /** bytes we expect to read (layersize, else tar-split size × a guess); for ordering and estimates */
+  estimate: number;
+}
+
+export interface FailedImage {
+  requested: string;
+  id: string | null;
+  code: string;
+  reason: string;
+}
+
+export interface ExportPlan {
+  images: ImagePlan[];
+  /** unique layers, largest first */
+  layers: LayerPlan[];
+  failed: FailedImage[];
+  bytesToRead: number;
+}
+
+export interface PlanOptions {
+  /** --name: the single exported image's name */
+  rename?: string;
+}
+
+/** Normalise a `--name` value to `repo:tag` (a digest is not a name). */
+export function normaliseName(name: string): string {
+  const ref = parseReference(name);
+  if (ref.kind !== 'tag') throw new UsageError(`--name must be a repository name with an optional tag, not '${name}'`);
+  return ref.ref;
+}
+
+function layerEstimate(store: LegacyStore, id: string): number {
+  const l = store.layers.get(id)!;
+  if (l.layerSize !== null && l.layerSize > 0) return l.layerSize;
+  // tar-split metadata compresses ~10:1 and covers only headers: a rough floor.
+  return l.tarDataSize * 10;
+}
+
+export function planExport(store: LegacyStore, refs: string[], opts: PlanOptions = {}): ExportPlan {
+  if (opts.rename !== undefined && refs.length !== 1) throw new UsageError('--name renames a single image; give exactly one REF');
+  const rename = opts.rename !== undefined ? normaliseName(opts.rename) : undefined;
+  const images = new Map<string, ImagePlan>();
+  const failed: FailedImage[] = [];
+
+  for (const requested of refs) {
+    let id: string;
+    let matchedRef: string | null;
+    try {
+      ({ id, matchedRef } = resolveReference(store, requested));
+    } catch (err) {
+      if (!(err instanceof L2OError) || err instanceof UsageError) throw err;
+      failed.push({ requested, id: null, code: err.code, reason: err.message });
+      continue;
+    }
+    const image = store.images.get(id)!;
+    if (image.status === 'broken' || !image.chain) {
+      const errors = image.problems.filter((p) => p.severity === 'error');
+      failed.push({ requested, id, code: errors[0]?.code ?? 'E_BROKEN', reason: errors.map((p) => p.message).join('; ') || 'broken image' });
+      continue;
+    }
+    // A tag reference names the image as asked; an id or digest reference takes --name or its tags.
+    let names: string[];
+    if (rename) names = [rename];
+    else if (matchedRef && !matchedRef.includes('@')) names = [matchedRef];
+    else names = [...image.tags].sort();
+    const plan = images.get(id) ?? { id, chain: image.chain, names: [], requested: [] };
+    plan.names = [...new Set([...plan.names, ...names])].sort();
+    plan.requested.push(requested);
+    images.set(id, plan);
+  }
+
+  const layerIds = new Set<string>();
+  for (const img of images.values()) for (const lid of img.chain) layerIds.add(lid);
+  const layers: LayerPlan[] = [...layerIds].map((id) => {
+    const l = store.layers.get(id)!;
+    return { id, diffDir: l.diffDir!, tarDataPath: l.tarDataPath, estimate: layerEstimate(store, id) };
+  });
+  layers.sort((a, b) => b.estimate - a.estimate || a.id.localeCompare(b.id));
+  const bytesToRead = layers.reduce((s, l) => s + l.estimate, 0);
+  const ordered = [...images.values()].sort((a, b) => (a.names[0] ?? a.id).localeCompare(b.names[0] ?? b.id));
+  return { images: ordered, layers, failed, bytesToRead };
+}
