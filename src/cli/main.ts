@@ -7,7 +7,7 @@ type Command = (argv: string[]) => Promise<number>;
 const COMMANDS: Record<string, () => Promise<Command>> = {
   ls: async () => (await import('./ls.js')).runLs,
   inspect: async () => (await import('./inspect.js')).runInspect,
-  export: async () => (await import('./export.js')).runExport,
+  export: async () => (await import('./export.js')).runExportCommand,
   validate: async () => (await import('./validate.js')).runValidate,
 };
 

@@ -1,0 +1,38 @@
+// SIGINT / SIGTERM during a writing command: remove this process's temp files and the staging
+// directory, release the index lock if we hold it, and exit 130 / 143. Blobs already renamed into
+// place are complete and verified, so a rerun resumes from them.
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { EXIT } from '../errors.js';
+
+/** Files this process may have left half-written under a layout directory. */
+export function removeOwnTempFiles(layoutDir: string): void {
+  const marker = `.tmp-${process.pid}-`;
+  for (const dir of [layoutDir, join(layoutDir, 'blobs'), join(layoutDir, 'blobs', 'sha256')]) {
+    let names: string[] = [];
+    try { names = readdirSync(dir); } catch { continue; }
+    for (const n of names) if (n.includes(marker)) rmSync(join(dir, n), { force: true, recursive: true });
+  }
+  try {
+    const lock = join(layoutDir, 'index.json.lock');
+    if (readFileSync(lock, 'utf8').split(' ')[0] === String(process.pid)) rmSync(lock, { force: true });
+  } catch { /* no lock */ }
+}
+
+export function installSignalHandlers(out: string): () => void {
+  const target = resolve(out);
+  const onSignal = (signal: NodeJS.Signals) => {
+    const layoutDir = target.endsWith('.tar') ? `${target}.staging-${process.pid}` : target;
+    removeOwnTempFiles(layoutDir);
+    if (layoutDir !== target) rmSync(layoutDir, { recursive: true, force: true });
+    if (target.endsWith('.tar')) rmSync(`${target}.tmp-${process.pid}`, { force: true });
+    process.stderr.write(`\ninterrupted (${signal}); temp files removed, a rerun resumes\n`);
+    process.exit(signal === 'SIGINT' ? EXIT.SIGINT : EXIT.SIGTERM);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return () => {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  };
+}

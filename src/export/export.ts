@@ -1,0 +1,216 @@
+// The export job: legacy root + references → OCI image layout (directory or .tar).
+//
+//   openStore → planExport → pool runs each unique layer once (largest first)
+//   → as soon as an image's layers are done: Docker 1.10 config, manifest, blobs
+//   → index.json merged atomically under the layout lock (+ manifest.json for docker load)
+//
+// Failures are per image: a broken chain or a failed layer is reported and the rest goes on.
+
+import { mkdirSync, rmSync, statfsSync, existsSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { L2OError, OutputError, describeError } from '../errors.js';
+import { openStore, type LegacyStore } from '../store/index.js';
+import { planExport, type ExportPlan, type FailedImage, type ImagePlan } from '../plan/plan.js';
+import type { CompressionSpec, LayerResult } from '../engine/types.js';
+import { createLayerPool, type LayerPool } from '../engine/pool.js';
+import { initLayout, updateIndex } from '../oci/layout.js';
+import { packLayout, unpackLayout } from '../oci/archive.js';
+import { assembleImage, type AssembledImage } from './assemble.js';
+import { mergeIndex, type IndexEntryInput } from '../oci/manifest.js';
+import { writeDockerSaveFiles } from './docker-save.js';
+
+export interface ExportOptions {
+  root: string;
+  refs: string[];
+  out: string;
+  compression: CompressionSpec;
+  jobs: number;
+  rename?: string;
+  dockerSave?: boolean;
+  dryRun?: boolean;
+  /** use this pool instead of creating one (migrate shares one across hosts) */
+  pool?: LayerPool;
+  /** already-open store (migrate) */
+  store?: LegacyStore;
+  /** prepended to every exported name (migrate's `prefix`) */
+  namePrefix?: string;
+  onLayerDone?: (result: LayerResult, done: number, total: number) => void;
+  onImageDone?: (image: ImageReport) => void;
+  /** called once with the plan before any work */
+  onPlan?: (plan: ExportPlan) => void;
+}
+
+export interface LayerReport {
+  legacyId: string;
+  diffID: string;
+  digest: string;
+  size: number;
+  uncompressedSize: number;
+  mediaType: string;
+  source: LayerResult['source'];
+  reason?: string;
+  warnings: string[];
+  reused: boolean;
+}
+
+export interface ImageReport {
+  legacyId: string;
+  refs: string[];
+  requested: string[];
+  dockerImageID: string;
+  chainIDs: string[];
+  configDigest: string;
+  configFixes: string[];
+  manifestDigest: string;
+  manifestSize: number;
+  layers: LayerReport[];
+}
+
+export interface ExportReport {
+  schemaVersion: 1;
+  root: string;
+  out: string;
+  compression: string;
+  dryRun: boolean;
+  images: ImageReport[];
+  failed: FailedImage[];
+  plan: { images: number; uniqueLayers: number; bytesToRead: number; estimatedOutputBytes: number };
+  totals: { layersProcessed: number; layersReused: number; layersRegenerated: number; bytesRead: number; bytesWritten: number; elapsedMs: number };
+}
+
+/** Rough compressed/uncompressed ratios, for the dry-run estimate and the free-space check. */
+const RATIO: Record<CompressionSpec['algorithm'], number> = { none: 1, gzip: 0.5, zstd: 0.45 };
+
+export function compressionLabel(c: CompressionSpec): string {
+  return c.algorithm === 'none' ? 'none' : `${c.algorithm}:${c.level ?? 'default'}${c.engine ? `(${c.engine})` : ''}`;
+}
+
+/** A real run checks free space first: the estimate plus 5 % must fit. */
+function checkFreeSpace(dir: string, needed: number): void {
+  let probe = dir;
+  while (!existsSync(probe)) probe = dirname(probe);
+  const st = statfsSync(probe);
+  const free = Number(st.bavail) * Number(st.bsize);
+  if (free < needed * 1.05) {
+    throw new OutputError('E_NO_SPACE', `${dir}: not enough free space (about ${Math.ceil(needed / 1e6)} MB needed, ${Math.floor(free / 1e6)} MB free)`, dir);
+  }
+}
+
+export async function runExport(opts: ExportOptions): Promise<ExportReport> {
+  const started = Date.now();
+  const store = opts.store ?? openStore(opts.root);
+  const plan = planExport(store, opts.refs, { rename: opts.rename });
+  if (opts.namePrefix) for (const img of plan.images) img.names = img.names.map((n) => opts.namePrefix + n);
+  opts.onPlan?.(plan);
+  const estimatedOutputBytes = Math.ceil(plan.bytesToRead * RATIO[opts.compression.algorithm]);
+  const out = resolve(opts.out);
+  const report: ExportReport = {
+    schemaVersion: 1,
+    root: store.root,
+    out,
+    compression: compressionLabel(opts.compression),
+    dryRun: Boolean(opts.dryRun),
+    images: [],
+    failed: [...plan.failed],
+    plan: { images: plan.images.length, uniqueLayers: plan.layers.length, bytesToRead: plan.bytesToRead, estimatedOutputBytes },
+    totals: { layersProcessed: 0, layersReused: 0, layersRegenerated: 0, bytesRead: 0, bytesWritten: 0, elapsedMs: 0 },
+  };
+  if (opts.dryRun || plan.images.length === 0) {
+    report.totals.elapsedMs = Date.now() - started;
+    return report;
+  }
+
+  const asArchive = out.endsWith('.tar');
+  const layoutDir = asArchive ? `${out}.staging-${process.pid}` : out;
+  checkFreeSpace(asArchive ? dirname(out) : out, estimatedOutputBytes * (asArchive ? 2 : 1));
+  if (asArchive) {
+    rmSync(layoutDir, { recursive: true, force: true });
+    mkdirSync(layoutDir, { recursive: true });
+    if (existsSync(out)) await unpackLayout(out, layoutDir);
+  }
+  initLayout(layoutDir);
+
+  const pool = opts.pool ?? createLayerPool({ jobs: opts.jobs });
+  try {
+    // One promise per unique layer, submitted largest first; images wait on their own layers.
+    let layersDone = 0;
+    const layerResults = new Map<string, Promise<LayerResult>>();
+    for (const layer of plan.layers) {
+      const p = pool.run({
+        root: store.root,
+        id: layer.id,
+        diffDir: layer.diffDir,
+        tarDataPath: layer.tarDataPath,
+        driver: 'aufs',
+        outDir: layoutDir,
+        compression: opts.compression,
+      }).then((r) => {
+        layersDone++;
+        report.totals.layersProcessed++;
+        if (r.reused) report.totals.layersReused++;
+        if (r.source === 'regenerated') report.totals.layersRegenerated++;
+        report.totals.bytesRead += r.uncompressedSize;
+        if (!r.reused) report.totals.bytesWritten += r.size;
+        opts.onLayerDone?.(r, layersDone, plan.layers.length);
+        return r;
+      });
+      p.catch(() => {}); // handled by each image that needs it
+      layerResults.set(layer.id, p);
+    }
+
+    const entries: IndexEntryInput[] = [];
+    const assembled: AssembledImage[] = [];
+    await Promise.all(plan.images.map(async (img: ImagePlan) => {
+      try {
+        const results = await Promise.all(img.chain.map((id) => layerResults.get(id)!));
+        const a = assembleImage(store, img, results, layoutDir);
+        assembled.push(a);
+        entries.push(...a.indexEntries);
+        const imageReport = toImageReport(img, a, results);
+        report.images.push(imageReport);
+        opts.onImageDone?.(imageReport);
+      } catch (err) {
+        report.failed.push({ requested: img.requested.join(', '), id: img.id, code: err instanceof L2OError ? err.code : 'E_LAYER', reason: describeError(err) });
+      }
+    }));
+
+    if (entries.length > 0) {
+      await updateIndex(layoutDir, (current) => mergeIndex(current, entries));
+      if (opts.dockerSave) await writeDockerSaveFiles(layoutDir, assembled);
+    }
+    if (asArchive) await packLayout(layoutDir, out);
+  } finally {
+    if (!opts.pool) await pool.close();
+    if (asArchive) rmSync(layoutDir, { recursive: true, force: true });
+  }
+  // Canonical order in the report too, whatever order the images finished in.
+  report.images.sort((a, b) => (a.refs[0] ?? a.legacyId).localeCompare(b.refs[0] ?? b.legacyId) || a.legacyId.localeCompare(b.legacyId));
+  report.totals.elapsedMs = Date.now() - started;
+  return report;
+}
+
+function toImageReport(img: ImagePlan, a: AssembledImage, results: LayerResult[]): ImageReport {
+  return {
+    legacyId: img.id,
+    refs: img.names,
+    requested: img.requested,
+    dockerImageID: a.dockerImageID,
+    chainIDs: a.chainIDs,
+    configDigest: a.configDigest,
+    configFixes: a.configFixes,
+    manifestDigest: a.manifestDigest,
+    manifestSize: a.manifestSize,
+    layers: results.map((r) => ({
+      legacyId: r.id,
+      diffID: r.diffID,
+      digest: r.digest,
+      size: r.size,
+      uncompressedSize: r.uncompressedSize,
+      mediaType: r.mediaType,
+      source: r.source,
+      ...(r.reason ? { reason: r.reason } : {}),
+      warnings: r.warnings,
+      reused: Boolean(r.reused),
+    })),
+  };
+}
