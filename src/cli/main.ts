@@ -9,6 +9,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   inspect: async () => (await import('./inspect.js')).runInspect,
   export: async () => (await import('./export.js')).runExportCommand,
   validate: async () => (await import('./validate.js')).runValidate,
+  migrate: async () => (await import('./migrate.js')).runMigrate,
 };
 
 export const USAGE = `usage: legacy2oci <command> [options]
@@ -18,6 +19,7 @@ commands:
   inspect   REF [--root DIR] [--json]                show one image's layer chain and config
   export    REF... OUT [--root DIR] [options]        write OCI image layouts
   validate  LAYOUT [--ref NAME] [--deep|--shallow]   check an OCI image layout
+  migrate   [CONFIG] [--dry-run] [--json]           batch-migrate whole hosts from migrate.toml
 
 Run 'legacy2oci <command> --help' for a command's options.
 The root defaults to $LEGACY2OCI_ROOT, then /var/lib/docker.`;

@@ -10,7 +10,7 @@ import { mkdirSync, rmSync, statfsSync, existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { L2OError, OutputError, describeError } from '../errors.js';
 import { openStore, type LegacyStore } from '../store/index.js';
-import { planExport, type ExportPlan, type FailedImage, type ImagePlan } from '../plan/plan.js';
+import { planExport, type ExportPlan, type FailedImage, type ImagePlan, type LayerPlan } from '../plan/plan.js';
 import type { CompressionSpec, LayerResult } from '../engine/types.js';
 import { createLayerPool, type LayerPool } from '../engine/pool.js';
 import { initLayout, updateIndex } from '../oci/layout.js';
@@ -35,6 +35,11 @@ export interface ExportOptions {
   /** prepended to every exported name (migrate's `prefix`) */
   namePrefix?: string;
   onLayerDone?: (result: LayerResult, done: number, total: number) => void;
+  /**
+   * A result known without running the layer (migrate's journal: a blob this tool wrote, verified
+   * and fsynced before). Returning undefined runs the layer as usual.
+   */
+  knownLayer?: (layer: LayerPlan, compression: CompressionSpec) => LayerResult | undefined;
   onImageDone?: (image: ImageReport) => void;
   /** called once with the plan before any work */
   onPlan?: (plan: ExportPlan) => void;
@@ -136,7 +141,8 @@ export async function runExport(opts: ExportOptions): Promise<ExportReport> {
     let layersDone = 0;
     const layerResults = new Map<string, Promise<LayerResult>>();
     for (const layer of plan.layers) {
-      const p = pool.run({
+      const known = opts.knownLayer?.(layer, opts.compression);
+      const p = (known ? Promise.resolve({ ...known, reused: true }) : pool.run({
         root: store.root,
         id: layer.id,
         diffDir: layer.diffDir,
@@ -144,7 +150,7 @@ export async function runExport(opts: ExportOptions): Promise<ExportReport> {
         driver: 'aufs',
         outDir: layoutDir,
         compression: opts.compression,
-      }).then((r) => {
+      })).then((r) => {
         layersDone++;
         report.totals.layersProcessed++;
         if (r.reused) report.totals.layersReused++;
