@@ -1,0 +1,126 @@
+// One pass per layer: tar bytes → sha256 (diffID) → compressor → sha256 (digest) + size → temp
+// blob → commit. The tar arrives in pieces of any size (512-byte headers, file chunks); it is
+// coalesced into fixed 1 MiB chunks before hashing and compression: zlib is much faster fed
+// large chunks, and the compressor input no longer depends on how the producer split its writes.
+import { createHash } from 'node:crypto';
+import { BlobWriter } from '../oci/blob-store.js';
+import type { TarSink } from '../tar/sink.js';
+import type { Compressor } from './compression/compressor.js';
+import { createCompressor, layerMediaType } from './compression/registry.js';
+import type { CompressionSpec } from './types.js';
+
+export const COALESCE_BYTES = 1024 * 1024;
+/** Spare chunks kept for reuse: fresh 1 MiB buffers cost page faults and GC on every chunk. */
+const MAX_SPARE_CHUNKS = 16;
+
+export interface LayerDigests {
+  diffID: string;
+  digest: string;
+  size: number;
+  uncompressedSize: number;
+  mediaType: string;
+  compressor: string;
+  reused: boolean;
+}
+
+export class LayerPipeline implements TarSink {
+  private readonly diffHash = createHash('sha256');
+  private readonly blob: BlobWriter;
+  private readonly compressor: Compressor;
+  private readonly mediaType: string;
+  private chunk: Buffer = Buffer.allocUnsafe(COALESCE_BYTES);
+  private readonly spare: Buffer[] = [];
+  private readonly release = (chunk: Buffer): void => {
+    if (chunk.length === COALESCE_BYTES && this.spare.length < MAX_SPARE_CHUNKS) this.spare.push(chunk);
+  };
+  /** 'none': the blob is the tar, so its digest is the diffID; no second hash */
+  private readonly identity: boolean;
+  private fill = 0;
+  private tarBytes = 0;
+  private failure: unknown = null;
+  private closed = false;
+
+  /** `outDir` null: hash only, nothing is written. */
+  constructor(outDir: string | null, spec: CompressionSpec) {
+    this.mediaType = layerMediaType(spec);
+    this.identity = spec.algorithm === 'none';
+    this.blob = BlobWriter.open(outDir, { hash: !this.identity });
+    try {
+      this.compressor = createCompressor(spec, (out) => this.blob.write(out));
+    } catch (err) {
+      this.blob.abort();
+      throw err;
+    }
+  }
+
+  write(data: Buffer): Promise<void> | undefined {
+    if (this.failure) return Promise.reject(this.failure);
+    let waits: Promise<void>[] | null = null;
+    let off = 0;
+    while (off < data.length) {
+      const n = Math.min(COALESCE_BYTES - this.fill, data.length - off);
+      data.copy(this.chunk, this.fill, off, off + n);
+      this.fill += n;
+      off += n;
+      if (this.fill === COALESCE_BYTES) {
+        const wait = this.flush();
+        if (wait) (waits ??= []).push(wait);
+      }
+    }
+    if (!waits) return undefined;
+    return waits.length === 1 ? waits[0] : Promise.all(waits).then(() => undefined);
+  }
+
+  private flush(): Promise<void> | undefined {
+    const full = this.fill === this.chunk.length ? this.chunk : this.chunk.subarray(0, this.fill);
+    this.diffHash.update(full);
+    this.tarBytes += full.length;
+    // the compressor keeps the buffer until it releases it: continue in a spare one
+    this.chunk = this.spare.pop() ?? Buffer.allocUnsafe(COALESCE_BYTES);
+    this.fill = 0;
+    const wait = this.compressor.write(full, this.release);
+    if (wait) {
+      wait.catch((err) => (this.failure ??= err));
+      return wait;
+    }
+    // Give the event loop a turn once per chunk: zlib (thread pool) and a compressor child
+    // only progress through callbacks on this thread, and producers run sync code otherwise.
+    return this.identity ? undefined : new Promise<void>((resolve) => setImmediate(resolve));
+  }
+
+  /** Flush, wait for the compressor, commit the blob. */
+  async finish(): Promise<LayerDigests> {
+    if (this.closed) throw new Error('LayerPipeline.finish called twice');
+    this.closed = true;
+    try {
+      if (this.failure) throw this.failure;
+      if (this.fill > 0) {
+        const wait = this.flush();
+        if (wait) await wait;
+      }
+      await this.compressor.end();
+      if (this.failure) throw this.failure;
+      const diffID = `sha256:${this.diffHash.digest('hex')}`;
+      const blob = this.blob.finish(this.identity ? diffID : undefined);
+      return {
+        diffID,
+        digest: blob.digest,
+        size: blob.size,
+        uncompressedSize: this.tarBytes,
+        mediaType: this.mediaType,
+        compressor: this.compressor.name,
+        reused: blob.reused,
+      };
+    } catch (err) {
+      this.abort();
+      throw err;
+    }
+  }
+
+  /** Throw everything away (temp file, compressor). Never throws. */
+  abort(): void {
+    this.closed = true;
+    this.compressor.abort();
+    this.blob.abort();
+  }
+}

@@ -1,0 +1,118 @@
+// One layer task, start to finish: tar-split replay when the metadata is usable, otherwise
+// regeneration from the diff dir, each streamed through a LayerPipeline. Runs inside a pool
+// worker (see workers/layer-worker.ts) but has no worker-specific code, so tests call it directly.
+import { lstatSync, realpathSync } from 'node:fs';
+import { isAbsolute, relative, sep } from 'node:path';
+import { LayerError } from '../errors.js';
+import { isId, shortId } from '../ids.js';
+import { regenerateAufsLayer } from '../tar/regen/regenerate.js';
+import { replayTarSplit } from '../tar/tarsplit/replay.js';
+import { TarSplitUnusableError } from '../tar/tarsplit/unusable.js';
+import { LayerPipeline, type LayerDigests } from './layer-pipeline.js';
+import type { LayerResult, LayerTask } from './types.js';
+
+/** Beyond this many warnings per layer only a count is kept (a tree of a million sockets must not bloat the report). */
+export const MAX_WARNINGS = 200;
+const READ_BUFFER_BYTES = 1024 * 1024;
+
+function inside(root: string, path: string): boolean {
+  const rel = relative(root, path);
+  return rel === '' || (!rel.startsWith('..' + sep) && rel !== '..' && !isAbsolute(rel));
+}
+
+function checkTask(task: LayerTask): void {
+  if (!isId(task.id)) throw new LayerError('E_LAYER_ID_INVALID', `layer id is not 64 lowercase hex: ${JSON.stringify(task.id)}`);
+  if (task.driver !== 'aufs') throw new LayerError('E_DRIVER_UNSUPPORTED', `layer ${shortId(task.id)}: driver ${JSON.stringify(task.driver)} is not supported`);
+  for (const [what, p] of [['root', task.root], ['diffDir', task.diffDir], ['tarDataPath', task.tarDataPath]] as const) {
+    if (p !== null && !isAbsolute(p)) throw new LayerError('E_LAYER_PATH', `layer ${shortId(task.id)}: ${what} must be absolute: ${p}`);
+  }
+  if (!inside(task.root, task.diffDir)) throw new LayerError('E_LAYER_PATH', `layer ${shortId(task.id)}: diff dir ${task.diffDir} is outside the root`, task.diffDir);
+  if (task.tarDataPath !== null && !inside(task.root, task.tarDataPath)) {
+    throw new LayerError('E_LAYER_PATH', `layer ${shortId(task.id)}: ${task.tarDataPath} is outside the root`, task.tarDataPath);
+  }
+}
+
+/**
+ * The diff dir to read, or null when it does not exist. A symlink is followed at the top only
+ * (the pre-0.7 aufs migration left `diff/<id>` → `graph/<id>/layer`), and must stay in the root.
+ */
+function resolveDiffDir(task: LayerTask, warn: (m: string) => void): string | null {
+  const st = lstatSync(task.diffDir, { throwIfNoEntry: false });
+  if (!st) return null;
+  let real: string;
+  try {
+    real = realpathSync(task.diffDir);
+  } catch (err) {
+    throw new LayerError('E_LAYER_READ', `layer ${shortId(task.id)}: cannot resolve ${task.diffDir}: ${(err as NodeJS.ErrnoException).code ?? err}`, task.diffDir, err);
+  }
+  const rootReal = realpathSync(task.root);
+  if (!inside(rootReal, real)) throw new LayerError('E_LAYER_PATH', `layer ${shortId(task.id)}: diff dir resolves to ${real}, outside the root`, task.diffDir);
+  if (!lstatSync(real).isDirectory()) throw new LayerError('E_LAYER_READ', `layer ${shortId(task.id)}: ${task.diffDir} is not a directory`, task.diffDir);
+  if (st.isSymbolicLink()) warn(`diff dir is a symlink to ${real}`);
+  return real;
+}
+
+class Warnings {
+  readonly list: string[] = [];
+  private dropped = 0;
+  add = (message: string): void => {
+    if (this.list.length < MAX_WARNINGS) this.list.push(message);
+    else this.dropped++;
+  };
+  result(): string[] {
+    return this.dropped > 0 ? [...this.list, `... and ${this.dropped} more warnings`] : this.list;
+  }
+}
+
+function toResult(task: LayerTask, d: LayerDigests, source: LayerResult['source'], warnings: Warnings, reason?: string): LayerResult {
+  const result: LayerResult = {
+    id: task.id,
+    diffID: d.diffID,
+    digest: d.digest,
+    size: d.size,
+    uncompressedSize: d.uncompressedSize,
+    mediaType: d.mediaType,
+    source,
+    warnings: warnings.result(),
+    compressor: d.compressor,
+  };
+  if (reason !== undefined) result.reason = reason;
+  if (d.reused) result.reused = true;
+  return result;
+}
+
+/** Turn one layer into a blob (or only digests when `outDir` is null). */
+export async function processLayer(task: LayerTask): Promise<LayerResult> {
+  checkTask(task);
+  const warnings = new Warnings();
+  const diffDir = resolveDiffDir(task, warnings.add);
+  const readBuffer = Buffer.allocUnsafe(READ_BUFFER_BYTES);
+
+  let reason: string;
+  if (task.forceRegenerate) reason = 'regeneration requested';
+  else if (task.tarDataPath === null) reason = 'no tar-split metadata (tar-data.json.gz absent: layer registered before Docker 1.8)';
+  else {
+    const pipeline = new LayerPipeline(task.outDir, task.compression);
+    try {
+      // a missing diff dir only matters if some entry has data: the replay then reports the missing file
+      await replayTarSplit({ tarDataPath: task.tarDataPath, diffDir: diffDir ?? task.diffDir, readBuffer }, pipeline);
+      return toResult(task, await pipeline.finish(), 'tar-split', warnings);
+    } catch (err) {
+      pipeline.abort();
+      if (!(err instanceof TarSplitUnusableError)) throw err;
+      reason = err.reason;
+    }
+  }
+
+  if (diffDir === null) {
+    throw new LayerError('E_LAYER_DIFF_MISSING', `layer ${shortId(task.id)}: ${reason}, and the diff dir ${task.diffDir} is missing`, task.diffDir);
+  }
+  const pipeline = new LayerPipeline(task.outDir, task.compression);
+  try {
+    await regenerateAufsLayer({ diffDir, readBuffer, warn: warnings.add }, pipeline);
+    return toResult(task, await pipeline.finish(), 'regenerated', warnings, reason);
+  } catch (err) {
+    pipeline.abort();
+    throw err;
+  }
+}

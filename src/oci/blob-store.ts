@@ -1,0 +1,304 @@
+// Content-addressed blobs in an OCI layout: OUT/blobs/sha256/<hex>.
+// Nothing half-written is ever visible under a digest name: bytes go to a temp file in the same
+// directory (`.tmp-…`, never digest-shaped), which is fsynced, renamed over the final name and
+// followed by an fsync of the directory. A blob already present is re-hashed, not rewritten; a
+// present but wrong one is replaced. Sync fs: layer blobs are written from worker threads, and
+// the main thread only writes small JSON blobs here.
+import { createHash, randomBytes, type Hash } from 'node:crypto';
+import {
+  closeSync,
+  constants as fsc,
+  fstatSync,
+  fsyncSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readSync,
+  readdirSync,
+  renameSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
+import { join } from 'node:path';
+import { threadId } from 'node:worker_threads';
+import { OutputError } from '../errors.js';
+import { DIGEST_RE } from '../ids.js';
+
+export interface BlobInfo {
+  /** sha256:<hex> */
+  digest: string;
+  size: number;
+  /** the blob was already there with the right content; nothing was written */
+  reused: boolean;
+}
+
+/** Prefix of every temp file; removeStaleTemps() only ever deletes names starting with it. */
+export const TEMP_PREFIX = '.tmp-';
+const TEMP_RE = /^\.tmp-(\d+)-(\d+)-[0-9a-f]+$/;
+const READ_CHUNK = 1024 * 1024;
+
+export function blobsDir(outDir: string): string {
+  return join(outDir, 'blobs', 'sha256');
+}
+
+/** Path of a blob; refuses anything that is not `sha256:<64 lowercase hex>`. */
+export function blobPath(outDir: string, digest: string): string {
+  if (!DIGEST_RE.test(digest)) throw new OutputError('E_DIGEST_INVALID', `not a sha256 digest: ${JSON.stringify(digest)}`);
+  return join(blobsDir(outDir), digest.slice('sha256:'.length));
+}
+
+function outputError(what: string, file: string, err: unknown): OutputError {
+  const code = (err as NodeJS.ErrnoException)?.code;
+  return new OutputError(code === 'ENOSPC' ? 'E_OUTPUT_NOSPACE' : 'E_OUTPUT_WRITE', `${what} ${file}: ${code ?? (err as Error)?.message ?? err}`, file, err);
+}
+
+function fsyncDir(dir: string): void {
+  const fd = openSync(dir, fsc.O_RDONLY | fsc.O_DIRECTORY);
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Create blobs/sha256 (and fsync the parents it had to create, so the dirs survive a crash too). */
+export function ensureBlobsDir(outDir: string): string {
+  const dir = blobsDir(outDir);
+  let created: string | undefined;
+  try {
+    created = mkdirSync(dir, { recursive: true });
+    if (created !== undefined) {
+      for (const d of [outDir, join(outDir, 'blobs')]) fsyncDir(d);
+    }
+  } catch (err) {
+    throw outputError('cannot create', dir, err);
+  }
+  return dir;
+}
+
+/** sha256 of a file, read through one buffer, without following a symlink; null when it is not a readable regular file. */
+function hashFile(path: string): { digest: string; size: number } | null {
+  let fd: number;
+  try {
+    fd = openSync(path, fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK);
+  } catch {
+    return null;
+  }
+  try {
+    if (!fstatSync(fd).isFile()) return null;
+    const hash = createHash('sha256');
+    const buf = Buffer.allocUnsafe(READ_CHUNK);
+    let size = 0;
+    for (;;) {
+      const n = readSync(fd, buf, 0, buf.length, null);
+      if (n === 0) break;
+      hash.update(buf.subarray(0, n));
+      size += n;
+    }
+    return { digest: `sha256:${hash.digest('hex')}`, size };
+  } catch {
+    return null;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Whether OUT has `digest` with exactly that content (re-hashed; `size` checked first when given).
+ * Sync: for layer-sized blobs on the main thread prefer doing it in a worker.
+ */
+export function hasVerifiedBlob(outDir: string, digest: string, size?: number): boolean {
+  const path = blobPath(outDir, digest);
+  const st = lstatSync(path, { throwIfNoEntry: false });
+  if (!st || !st.isFile()) return false;
+  if (size !== undefined && st.size !== size) return false;
+  const got = hashFile(path);
+  return got !== null && got.digest === digest && (size === undefined || got.size === size);
+}
+
+let tempCounter = 0;
+function tempName(): string {
+  return `${TEMP_PREFIX}${process.pid}-${threadId}-${++tempCounter}${randomBytes(4).toString('hex')}`;
+}
+
+/**
+ * Streaming writer for one blob of unknown digest: write() chunks, then finish() to commit it
+ * under its digest, or abort() to drop it. With `outDir` null it only hashes and counts.
+ */
+export interface BlobWriterOptions {
+  /**
+   * false: do not hash here; finish(expectedDigest) must then be given the digest, computed by
+   * the caller over exactly the bytes written (a layer written uncompressed: the diffID).
+   */
+  hash?: boolean;
+}
+
+export class BlobWriter {
+  private readonly hash: Hash | null;
+  private readonly dir: string | null;
+  private readonly tempPath: string | null;
+  private fd: number | null;
+  private bytes = 0;
+  private done = false;
+
+  private constructor(outDir: string | null, opts: BlobWriterOptions) {
+    this.hash = opts.hash === false ? null : createHash('sha256');
+    if (outDir === null) {
+      this.dir = null;
+      this.tempPath = null;
+      this.fd = null;
+      return;
+    }
+    this.dir = ensureBlobsDir(outDir);
+    this.tempPath = join(this.dir, tempName());
+    try {
+      this.fd = openSync(this.tempPath, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o644);
+    } catch (err) {
+      throw outputError('cannot create', this.tempPath, err);
+    }
+  }
+
+  static open(outDir: string | null, opts: BlobWriterOptions = {}): BlobWriter {
+    return new BlobWriter(outDir, opts);
+  }
+
+  get size(): number {
+    return this.bytes;
+  }
+
+  write(chunk: Uint8Array): void {
+    if (this.done) throw new OutputError('E_BLOB_CLOSED', 'write after finish/abort');
+    this.hash?.update(chunk);
+    this.bytes += chunk.length;
+    if (this.fd === null) return;
+    let off = 0;
+    try {
+      while (off < chunk.length) off += writeSync(this.fd, chunk, off, chunk.length - off);
+    } catch (err) {
+      throw outputError('cannot write', this.tempPath!, err);
+    }
+  }
+
+  /**
+   * Commit: verify against `expectedDigest` when given (with `hash: false` it is taken as the digest), fsync, rename to blobs/sha256/<hex>,
+   * fsync the dir. An existing blob with the right content is kept (reused) and the temp dropped.
+   */
+  finish(expectedDigest?: string): BlobInfo {
+    if (this.done) throw new OutputError('E_BLOB_CLOSED', 'finish after finish/abort');
+    if (this.hash === null && (expectedDigest === undefined || !DIGEST_RE.test(expectedDigest))) {
+      this.abort();
+      throw new OutputError('E_BLOB_DIGEST_MISSING', 'a blob written without hashing needs its digest at finish');
+    }
+    const digest = this.hash ? `sha256:${this.hash.digest('hex')}` : expectedDigest!;
+    if (expectedDigest !== undefined && expectedDigest !== digest) {
+      this.abort();
+      throw new OutputError('E_BLOB_DIGEST_MISMATCH', `blob digest ${digest} does not match the expected ${expectedDigest}`);
+    }
+    this.done = true;
+    if (this.fd === null || this.dir === null || this.tempPath === null) return { digest, size: this.bytes, reused: false };
+    const finalPath = join(this.dir, digest.slice('sha256:'.length));
+    try {
+      fsyncSync(this.fd);
+      closeSync(this.fd);
+      this.fd = null;
+      const existing = lstatSync(finalPath, { throwIfNoEntry: false });
+      if (existing?.isFile() && existing.size === this.bytes) {
+        const got = hashFile(finalPath);
+        if (got && got.digest === digest) {
+          unlinkSync(this.tempPath);
+          return { digest, size: this.bytes, reused: true };
+        }
+      }
+      renameSync(this.tempPath, finalPath);
+      fsyncDir(this.dir);
+    } catch (err) {
+      this.cleanup();
+      throw outputError('cannot commit blob', finalPath, err);
+    }
+    return { digest, size: this.bytes, reused: false };
+  }
+
+  /** Drop the temp file. Never throws. */
+  abort(): void {
+    this.done = true;
+    this.cleanup();
+  }
+
+  private cleanup(): void {
+    if (this.fd !== null) {
+      try {
+        closeSync(this.fd);
+      } catch {
+        /* already closed */
+      }
+      this.fd = null;
+    }
+    if (this.tempPath !== null) {
+      try {
+        unlinkSync(this.tempPath);
+      } catch {
+        /* gone already (renamed or removed) */
+      }
+    }
+  }
+}
+
+/** Store a small blob (config, manifest JSON) and return its descriptor facts. `outDir` null: hash only. */
+export function putBlob(outDir: string | null, bytes: Uint8Array | string): BlobInfo {
+  const data = typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : bytes;
+  const digest = `sha256:${createHash('sha256').update(data).digest('hex')}`;
+  if (outDir !== null && hasVerifiedBlob(outDir, digest, data.length)) return { digest, size: data.length, reused: true };
+  const w = BlobWriter.open(outDir);
+  try {
+    w.write(data);
+    return w.finish(digest);
+  } catch (err) {
+    w.abort();
+    throw err;
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Remove temp files left by interrupted runs from blobs/ and blobs/sha256/: those whose writer
+ * process is gone, and (with `olderThanMs`) any older than that. Returns the removed paths.
+ * Temps of live processes, this one included, are kept unless old enough.
+ */
+export function removeStaleTemps(outDir: string, opts: { olderThanMs?: number; now?: number } = {}): string[] {
+  const removed: string[] = [];
+  const now = opts.now ?? Date.now();
+  for (const dir of [join(outDir, 'blobs'), blobsDir(outDir)]) {
+    let names: string[];
+    try {
+      names = readdirSync(dir);
+    } catch {
+      continue;
+    }
+    for (const name of names) {
+      if (!name.startsWith(TEMP_PREFIX)) continue;
+      const path = join(dir, name);
+      const st = lstatSync(path, { throwIfNoEntry: false });
+      if (!st || !st.isFile()) continue;
+      const m = TEMP_RE.exec(name);
+      const pid = m ? Number(m[1]) : NaN;
+      const old = opts.olderThanMs !== undefined && now - st.mtimeMs > opts.olderThanMs;
+      const orphan = !Number.isInteger(pid) || (pid !== process.pid && !processAlive(pid));
+      if (!old && !orphan) continue;
+      try {
+        unlinkSync(path);
+        removed.push(path);
+      } catch (err) {
+        throw outputError('cannot remove stale temp file', path, err);
+      }
+    }
+  }
+  return removed;
+}

@@ -1,0 +1,160 @@
+// Reading tar-split metadata (graph/<id>/tar-data.json.gz): gunzip, split into JSON lines,
+// validate each object. Streaming with a cap on line length, so memory stays bounded whatever
+// the gzip expands to (a bomb can only cost time, and the structure check stops it early).
+import { closeSync, constants as fsc, createReadStream, fstatSync, openSync } from 'node:fs';
+import { pipeline } from 'node:stream';
+import { createGunzip } from 'node:zlib';
+import { TarSplitUnusableError } from './unusable.js';
+
+export type TarSplitEntry =
+  | {
+      type: 'segment';
+      /** raw tar bytes (headers, padding, end blocks, trailing data) */
+      payload: Buffer;
+      /** the line carried "name"/"size" keys: written by tar-split v0.9.4 (Docker 1.8.0/1.8.1) */
+      legacyKeys: boolean;
+    }
+  | {
+      type: 'file';
+      /** raw name bytes: name_raw when present, else the UTF-8 of name */
+      name: Buffer;
+      size: number;
+      /** 8-byte big-endian CRC-64/ISO of the payload, or null */
+      crc: Buffer | null;
+    };
+
+/** A line longer than this is refused (headers with huge PAX records would still fit). */
+export const MAX_LINE_BYTES = 32 * 1024 * 1024;
+
+const BASE64_RE = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+function decodeBase64(value: unknown, what: string, lineNo: number): Buffer | null {
+  if (value === null || value === undefined) return null;
+  if (typeof value !== 'string' || !BASE64_RE.test(value)) {
+    throw new TarSplitUnusableError(`invalid ${what} on line ${lineNo}`);
+  }
+  return Buffer.from(value, 'base64');
+}
+
+/** Validate one decoded JSON object into an entry; unknown keys and `position` are ignored (like tar-split). */
+export function toEntry(obj: unknown, lineNo: number): TarSplitEntry {
+  if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) {
+    throw new TarSplitUnusableError(`line ${lineNo} is not a JSON object`);
+  }
+  const o = obj as Record<string, unknown>;
+  if (o.type === 2) {
+    return {
+      type: 'segment',
+      payload: decodeBase64(o.payload, 'segment payload', lineNo) ?? Buffer.alloc(0),
+      legacyKeys: Object.hasOwn(o, 'name') || Object.hasOwn(o, 'size'),
+    };
+  }
+  if (o.type === 1) {
+    const raw = decodeBase64(o.name_raw, 'name_raw', lineNo);
+    let name: Buffer;
+    if (raw && raw.length > 0) name = raw;
+    else if (typeof o.name === 'string') name = Buffer.from(o.name, 'utf8');
+    else if (o.name === undefined || o.name === null) name = Buffer.alloc(0);
+    else throw new TarSplitUnusableError(`invalid name on line ${lineNo}`);
+    const size = o.size ?? 0;
+    if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) {
+      throw new TarSplitUnusableError(`invalid size on line ${lineNo}`);
+    }
+    return { type: 'file', name, size, crc: decodeBase64(o.payload, 'crc payload', lineNo) };
+  }
+  throw new TarSplitUnusableError(`unknown entry type ${JSON.stringify(o.type)} on line ${lineNo}`);
+}
+
+function parseLine(line: Buffer, lineNo: number): TarSplitEntry | null {
+  // json.Decoder tolerates blank space between values; tar-split never writes blank lines
+  let s = 0;
+  while (s < line.length && (line[s] === 0x20 || line[s] === 0x09 || line[s] === 0x0d)) s++;
+  if (s === line.length) return null;
+  let obj: unknown;
+  try {
+    obj = JSON.parse(line.toString('utf8'));
+  } catch {
+    throw new TarSplitUnusableError(`invalid JSON on line ${lineNo}`);
+  }
+  return toEntry(obj, lineNo);
+}
+
+function describeIoError(err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  if (e && typeof e === 'object' && e.code === 'Z_BUF_ERROR') return 'truncated gzip (unexpected end of file)';
+  if (e && typeof e === 'object' && typeof e.code === 'string' && e.code.startsWith('Z_')) return `corrupt gzip (${e.message})`;
+  if (e && typeof e === 'object' && e.code) return `${e.code}: ${e.message}`;
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** Open the metadata file without following a symlink and without blocking on a FIFO. */
+function openTarData(path: string): number {
+  let fd: number;
+  try {
+    fd = openSync(path, fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK | fsc.O_NOCTTY);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new TarSplitUnusableError('tar-data.json.gz is missing', path, err);
+    if (code === 'ELOOP') throw new TarSplitUnusableError('tar-data.json.gz is a symlink', path, err);
+    throw new TarSplitUnusableError(`cannot open tar-data.json.gz (${describeIoError(err)})`, path, err);
+  }
+  if (!fstatSync(fd).isFile()) {
+    closeSync(fd);
+    throw new TarSplitUnusableError('tar-data.json.gz is not a regular file', path);
+  }
+  return fd;
+}
+
+/**
+ * Yield the entries of a tar-split metadata file in order. Every failure (I/O, truncated or
+ * corrupt gzip, bad JSON, invalid fields, overlong line) is a TarSplitUnusableError.
+ */
+export async function* readTarSplitEntries(path: string): AsyncGenerator<TarSplitEntry, void, undefined> {
+  const fd = openTarData(path);
+  const source = createReadStream('', { fd, highWaterMark: 256 * 1024 });
+  const gunzip = createGunzip({ chunkSize: 256 * 1024 });
+  // pipeline forwards a read error to gunzip, whose iterator then throws it
+  pipeline(source, gunzip, () => {});
+  let carry: Buffer[] = [];
+  let carryLen = 0;
+  let lineNo = 0;
+  try {
+    try {
+      for await (const chunk of gunzip as AsyncIterable<Buffer>) {
+        let start = 0;
+        for (;;) {
+          const nl = chunk.indexOf(0x0a, start);
+          if (nl === -1) break;
+          let line: Buffer = chunk.subarray(start, nl);
+          if (carryLen > 0) {
+            if (carryLen + line.length > MAX_LINE_BYTES) throw new TarSplitUnusableError(`line ${lineNo + 1} is longer than ${MAX_LINE_BYTES} bytes`);
+            line = Buffer.concat([...carry, line]);
+            carry = [];
+            carryLen = 0;
+          }
+          start = nl + 1;
+          lineNo++;
+          const entry = parseLine(line, lineNo);
+          if (entry) yield entry;
+        }
+        if (start < chunk.length) {
+          const rest = chunk.subarray(start);
+          carryLen += rest.length;
+          if (carryLen > MAX_LINE_BYTES) throw new TarSplitUnusableError(`line ${lineNo + 1} is longer than ${MAX_LINE_BYTES} bytes`);
+          carry.push(Buffer.from(rest)); // gunzip may reuse its chunk memory
+        }
+      }
+    } catch (err) {
+      if (err instanceof TarSplitUnusableError) throw err;
+      throw new TarSplitUnusableError(describeIoError(err), path, err);
+    }
+    if (carryLen > 0) {
+      lineNo++;
+      const entry = parseLine(Buffer.concat(carry), lineNo);
+      if (entry) yield entry;
+    }
+  } finally {
+    gunzip.destroy();
+    source.destroy();
+  }
+}

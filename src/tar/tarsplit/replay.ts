@@ -1,0 +1,113 @@
+// tar-split replay: rebuild a layer's original tar byte for byte from graph/<id>/tar-data.json.gz
+// (raw header/padding segments) and the file bodies in the layer's diff dir, checking every body
+// against its CRC-64 and size. Any doubt throws TarSplitUnusableError: the caller discards what
+// was written (the bytes were only hashed / written to a temp file) and regenerates the layer.
+import { closeSync, readSync } from 'node:fs';
+import { Crc64 } from '../crc64.js';
+import { displayName, type TarSink } from '../sink.js';
+import { ConfinedFileOpener, cleanNameKey } from './confined-file.js';
+import { readTarSplitEntries } from './entries.js';
+import { TarStructureCheck } from './structure.js';
+import { TarSplitUnusableError } from './unusable.js';
+
+export interface ReplayInput {
+  /** graph/<id>/tar-data.json.gz */
+  tarDataPath: string;
+  /** the layer's diff dir, resolved (realpath) by the caller */
+  diffDir: string;
+  /** reused read buffer (the worker keeps one); 1 MiB by default */
+  readBuffer?: Buffer;
+}
+
+export interface ReplayStats {
+  /** file entries (one per tar header) */
+  entries: number;
+  /** sum of file entry sizes: what Docker 1.10 recorded as the layer size */
+  payloadBytes: number;
+  /** bytes of tar produced */
+  tarBytes: number;
+}
+
+const DEFAULT_READ_BUFFER = 1024 * 1024;
+
+/** Write the original tar of a layer into `sink`. Throws TarSplitUnusableError when the data cannot be trusted. */
+export async function replayTarSplit(input: ReplayInput, sink: TarSink): Promise<ReplayStats> {
+  const check = new TarStructureCheck();
+  const opener = new ConfinedFileOpener(input.diffDir);
+  const seenNames = new Set<string>();
+  const buf = input.readBuffer ?? Buffer.allocUnsafe(DEFAULT_READ_BUFFER);
+  const probe = Buffer.allocUnsafe(1);
+  const stats: ReplayStats = { entries: 0, payloadBytes: 0, tarBytes: 0 };
+  let legacyV094 = false;
+
+  const legacyCheck = (): void => {
+    // v0.9.4 overwrote the L/K blocks with the next header: same length, wrong bytes, no error
+    if (legacyV094 && check.sawLongNames) {
+      throw new TarSplitUnusableError('tar-split v0.9.4 metadata (Docker 1.8.0/1.8.1) with GNU long-name headers');
+    }
+  };
+
+  const structural = (fn: () => void): void => {
+    try {
+      fn();
+    } catch (err) {
+      if (legacyV094 && err instanceof TarSplitUnusableError) {
+        throw new TarSplitUnusableError(`tar-split v0.9.4 metadata (Docker 1.8.0/1.8.1) that does not match its tar (${err.reason.replace(/^tar-split: /, '')})`);
+      }
+      throw err;
+    }
+  };
+
+  for await (const entry of readTarSplitEntries(input.tarDataPath)) {
+    if (entry.type === 'segment') {
+      if (entry.legacyKeys) legacyV094 = true;
+      if (entry.payload.length === 0) continue;
+      structural(() => check.segment(entry.payload));
+      legacyCheck();
+      stats.tarBytes += entry.payload.length;
+      const wait = sink.write(entry.payload);
+      if (wait) await wait;
+      continue;
+    }
+
+    const shown = displayName(entry.name);
+    const key = cleanNameKey(entry.name);
+    if (seenNames.has(key)) throw new TarSplitUnusableError(`duplicate file entry ${shown}`);
+    seenNames.add(key);
+    structural(() => check.file(entry.name, entry.size));
+    stats.entries++;
+    stats.payloadBytes += entry.size;
+    if (entry.size === 0) continue; // dirs, links, devices, empty files, whiteouts: all in the segments
+
+    if (!entry.crc || entry.crc.length !== 8) throw new TarSplitUnusableError(`no crc for ${shown}`);
+    const { fd, size } = opener.open(entry.name);
+    try {
+      if (size !== entry.size) {
+        throw new TarSplitUnusableError(`size mismatch for ${shown}: recorded ${entry.size} bytes, the file has ${size}`);
+      }
+      const crc = new Crc64();
+      let left = entry.size;
+      while (left > 0) {
+        let n: number;
+        try {
+          n = readSync(fd, buf, 0, Math.min(buf.length, left), null);
+        } catch (err) {
+          throw new TarSplitUnusableError(`cannot read ${shown} (${(err as NodeJS.ErrnoException).code ?? err})`);
+        }
+        if (n === 0) throw new TarSplitUnusableError(`${shown} is shorter than recorded (changed while reading)`);
+        crc.update(buf, 0, n);
+        left -= n;
+        stats.tarBytes += n;
+        const wait = sink.write(buf.subarray(0, n));
+        if (wait) await wait;
+      }
+      if (readSync(fd, probe, 0, 1, null) !== 0) throw new TarSplitUnusableError(`${shown} is longer than recorded (changed while reading)`);
+      if (!crc.digest().equals(entry.crc)) throw new TarSplitUnusableError(`crc mismatch for ${shown}`);
+    } finally {
+      closeSync(fd);
+    }
+  }
+  structural(() => check.end());
+  legacyCheck();
+  return stats;
+}

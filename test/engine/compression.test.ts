@@ -1,0 +1,189 @@
+// The compression registry and the layer pipeline (tar bytes → diffID → compressor → digest → blob).
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { UsageError, LayerError, OutputError } from '../../src/errors.js';
+import {
+  DEFAULT_COMPRESSION, LAYER_MEDIA_TYPES, compressionAlgorithm, createCompressor, formatCompression, layerMediaType, parseCompression,
+} from '../../src/engine/compression/index.js';
+import { LayerPipeline, COALESCE_BYTES } from '../../src/engine/layer-pipeline.js';
+import type { CompressionSpec } from '../../src/engine/types.js';
+import { needTools, run } from '../helpers/env.js';
+
+let work = '';
+before(() => {
+  work = mkdtempSync(join(tmpdir(), 'l2o-compress-'));
+});
+after(() => {
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+const sha = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+
+/** Semi-compressible test data: text-like runs and random bytes. */
+function sample(size: number): Buffer {
+  const out = Buffer.alloc(size);
+  const words = Buffer.from('lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor\n');
+  for (let i = 0; i < size; i++) out[i] = words[(i * 7 + (i >> 12)) % words.length];
+  randomBytes(Math.floor(size / 8)).copy(out, Math.floor(size / 2));
+  return out;
+}
+
+/** Feed `data` through a pipeline in pieces of the given sizes (cycled), like a tar producer would. */
+async function pipe(data: Buffer, spec: CompressionSpec, outDir: string | null, pieces: number[]) {
+  const p = new LayerPipeline(outDir, spec);
+  let off = 0;
+  let i = 0;
+  while (off < data.length) {
+    const n = Math.min(pieces[i++ % pieces.length], data.length - off);
+    const wait = p.write(data.subarray(off, off + n));
+    if (wait) await wait;
+    off += n;
+  }
+  return p.finish();
+}
+
+describe('parseCompression', () => {
+  test('accepted forms', () => {
+    assert.deepEqual(parseCompression('none'), { algorithm: 'none', engine: 'none' });
+    assert.deepEqual(parseCompression('gzip'), { algorithm: 'gzip', level: 6, engine: 'zlib' });
+    assert.deepEqual(parseCompression('gzip:1'), { algorithm: 'gzip', level: 1, engine: 'zlib' });
+    assert.deepEqual(parseCompression('zstd'), { algorithm: 'zstd', level: 3, engine: 'zstd-cli' });
+    assert.deepEqual(parseCompression('zstd:19'), { algorithm: 'zstd', level: 19, engine: 'zstd-cli' });
+    assert.equal(formatCompression(parseCompression('gzip')), 'gzip:6');
+    assert.equal(formatCompression({ algorithm: 'none' }), 'none');
+    assert.deepEqual(DEFAULT_COMPRESSION, { algorithm: 'gzip', level: 6, engine: 'zlib' });
+  });
+
+  test('junk is a UsageError', () => {
+    for (const junk of ['', 'gz', 'gzip:', 'gzip:0', 'gzip:10', 'gzip:x', 'zstd:20', 'zstd:-1', 'none:1', 'GZIP', 'gzip:6:1', 'toString', '__proto__', 'constructor:1']) {
+      assert.throws(() => parseCompression(junk), (err: unknown) => err instanceof UsageError && err.code === 'E_USAGE', junk);
+    }
+  });
+
+  test('media types follow the algorithm; bad specs from elsewhere are LayerErrors', () => {
+    assert.equal(layerMediaType({ algorithm: 'none' }), 'application/vnd.oci.image.layer.v1.tar');
+    assert.equal(layerMediaType({ algorithm: 'gzip', level: 1 }), 'application/vnd.oci.image.layer.v1.tar+gzip');
+    assert.equal(layerMediaType({ algorithm: 'zstd' }), 'application/vnd.oci.image.layer.v1.tar+zstd');
+    assert.deepEqual(Object.keys(LAYER_MEDIA_TYPES).sort(), ['gzip', 'none', 'zstd']);
+    assert.throws(() => compressionAlgorithm({ algorithm: 'lz4' as never }), LayerError);
+    assert.throws(() => compressionAlgorithm({ algorithm: 'gzip', level: 42 }), LayerError);
+    assert.throws(() => compressionAlgorithm({ algorithm: 'gzip', engine: 'pigz' }), LayerError);
+  });
+});
+
+describe('compressors', () => {
+  const data = sample(3 * COALESCE_BYTES + 12345);
+
+  test('gzip: deterministic, no name, mtime 0, fixed OS byte, round-trips', async () => {
+    const a = await pipe(data, { algorithm: 'gzip', level: 6 }, join(work, 'gz'), [512, 100_000, 3]);
+    const b = await pipe(data, { algorithm: 'gzip', level: 6 }, join(work, 'gz2'), [COALESCE_BYTES * 2]);
+    assert.equal(a.digest, b.digest);
+    assert.equal(a.diffID, sha(data));
+    assert.equal(a.compressor, 'zlib-6');
+    assert.equal(a.mediaType, LAYER_MEDIA_TYPES.gzip);
+    const blob = readFileSync(join(work, 'gz', 'blobs', 'sha256', a.digest.slice(7)));
+    assert.equal(sha(blob), a.digest);
+    assert.equal(blob.length, a.size);
+    assert.deepEqual([...blob.subarray(0, 10)], [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff]);
+    assert.deepEqual(gunzipSync(blob), data);
+    const one = await pipe(data, { algorithm: 'gzip', level: 1 }, null, [4096]);
+    assert.notEqual(one.digest, a.digest);
+    assert.equal(one.diffID, a.diffID);
+  });
+
+  test('zstd: deterministic, decompresses with the zstd CLI', { skip: needTools('zstd') }, async () => {
+    const a = await pipe(data, { algorithm: 'zstd', level: 3 }, join(work, 'zs'), [777, 65536]);
+    const b = await pipe(data, { algorithm: 'zstd' }, null, [COALESCE_BYTES]);
+    assert.equal(a.digest, b.digest);
+    assert.equal(a.compressor, 'zstd-cli-3');
+    assert.equal(a.mediaType, LAYER_MEDIA_TYPES.zstd);
+    const path = join(work, 'zs', 'blobs', 'sha256', a.digest.slice(7));
+    assert.deepEqual(run('zstd', ['-dc', path]), data);
+    run('zstd', ['-t', path]);
+  });
+
+  test('none: the blob is the tar', async () => {
+    const r = await pipe(data, { algorithm: 'none' }, join(work, 'none'), [1000]);
+    assert.equal(r.digest, r.diffID);
+    assert.equal(r.size, data.length);
+    assert.equal(r.uncompressedSize, data.length);
+    assert.equal(r.compressor, 'none');
+  });
+
+  test('empty input', async () => {
+    const r = await pipe(Buffer.alloc(0), { algorithm: 'gzip' }, null, [1]);
+    assert.equal(r.diffID, sha(Buffer.alloc(0)));
+    assert.equal(r.uncompressedSize, 0);
+    assert.deepEqual(gunzipSync(await gzipOf(Buffer.alloc(0))), Buffer.alloc(0));
+  });
+
+  test('a missing zstd binary is a coded error, not a hang', async () => {
+    const saved = process.env.PATH;
+    process.env.PATH = join(work, 'no-such-dir');
+    try {
+      await assert.rejects(pipe(data, { algorithm: 'zstd' }, null, [COALESCE_BYTES]), (err: unknown) => err instanceof LayerError && err.code === 'E_COMPRESSOR_MISSING');
+    } finally {
+      process.env.PATH = saved;
+    }
+  });
+
+  test('a failing sink (e.g. ENOSPC) keeps its coded error through gzip and zstd', { skip: needTools('zstd') }, async () => {
+    for (const spec of [{ algorithm: 'gzip' }, { algorithm: 'zstd' }] as CompressionSpec[]) {
+      const c = createCompressor(spec, () => {
+        throw new OutputError('E_OUTPUT_NOSPACE', 'no space left');
+      });
+      const big = randomBytes(4 * COALESCE_BYTES);
+      let err: unknown;
+      try {
+        for (let i = 0; i < 4; i++) await c.write(big.subarray(i * COALESCE_BYTES, (i + 1) * COALESCE_BYTES));
+        await c.end();
+      } catch (e) {
+        err = e;
+      }
+      assert.ok(err instanceof OutputError && err.code === 'E_OUTPUT_NOSPACE', `${spec.algorithm}: ${err}`);
+    }
+  });
+
+  test('abort stops a compressor and its child', { skip: needTools('zstd') }, async () => {
+    const c = createCompressor({ algorithm: 'zstd' }, () => {});
+    await c.write(Buffer.alloc(10));
+    c.abort();
+    await assert.rejects(c.end());
+  });
+});
+
+async function gzipOf(data: Buffer): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  const c = createCompressor({ algorithm: 'gzip', level: 6 }, (chunk) => parts.push(Buffer.from(chunk)));
+  if (data.length) await c.write(data);
+  await c.end();
+  return Buffer.concat(parts);
+}
+
+describe('pipeline and the blob store', () => {
+  test('outDir null writes nothing; abort leaves no temp file; rerun reuses the verified blob; a wrong blob is replaced', async () => {
+    const data = sample(100_000);
+    const dry = await pipe(data, { algorithm: 'gzip', level: 1 }, null, [999]);
+    const out = join(work, 'store');
+    const first = await pipe(data, { algorithm: 'gzip', level: 1 }, out, [999]);
+    assert.equal(first.digest, dry.digest);
+    assert.equal(first.reused, false);
+    const again = await pipe(data, { algorithm: 'gzip', level: 1 }, out, [50_000]);
+    assert.equal(again.reused, true);
+    const path = join(out, 'blobs', 'sha256', first.digest.slice(7));
+    writeFileSync(path, Buffer.alloc(first.size)); // same size, wrong bytes
+    const repaired = await pipe(data, { algorithm: 'gzip', level: 1 }, out, [999]);
+    assert.equal(repaired.reused, false);
+    assert.equal(sha(readFileSync(path)), first.digest);
+
+    const p = new LayerPipeline(out, { algorithm: 'gzip' });
+    await p.write(data);
+    p.abort();
+    assert.deepEqual(readdirSync(join(out, 'blobs', 'sha256')).filter((n) => n.startsWith('.tmp-')), []);
+  });
+});

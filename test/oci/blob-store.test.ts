@@ -1,0 +1,119 @@
+// The blob store: temp → fsync → rename, verified reuse, replacement of wrong blobs, stale temps.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { OutputError } from '../../src/errors.js';
+import { BlobWriter, TEMP_PREFIX, blobPath, blobsDir, hasVerifiedBlob, putBlob, removeStaleTemps } from '../../src/oci/blob-store.js';
+
+let work = '';
+let n = 0;
+before(() => {
+  work = mkdtempSync(join(tmpdir(), 'l2o-blobs-'));
+});
+after(() => {
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+const outDir = (): string => join(work, `out${n++}`);
+const sha = (b: Buffer | string): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+const temps = (out: string): string[] => [join(out, 'blobs'), blobsDir(out)].flatMap((d) => (existsSync(d) ? readdirSync(d).filter((x) => x.startsWith(TEMP_PREFIX)) : []));
+
+test('blobPath refuses anything but sha256:<64 hex>', () => {
+  const d = sha('x');
+  assert.equal(blobPath('/o', d), `/o/blobs/sha256/${d.slice(7)}`);
+  for (const bad of ['sha256:' + 'A'.repeat(64), 'sha256:../../etc/passwd', 'sha512:' + 'a'.repeat(64), d.slice(7), `${d}/x`]) {
+    assert.throws(() => blobPath('/o', bad), (err: unknown) => err instanceof OutputError && err.code === 'E_DIGEST_INVALID', bad);
+  }
+});
+
+test('putBlob writes once, then reuses; outDir null writes nothing', () => {
+  const out = outDir();
+  const json = '{"schemaVersion":2}';
+  const a = putBlob(out, json);
+  assert.deepEqual(a, { digest: sha(json), size: json.length, reused: false });
+  assert.equal(readFileSync(blobPath(out, a.digest), 'utf8'), json);
+  assert.equal(putBlob(out, Buffer.from(json)).reused, true);
+  assert.ok(hasVerifiedBlob(out, a.digest));
+  assert.ok(hasVerifiedBlob(out, a.digest, json.length));
+  assert.ok(!hasVerifiedBlob(out, a.digest, json.length + 1));
+  assert.ok(!hasVerifiedBlob(out, sha('other')));
+  const dry = putBlob(null, json);
+  assert.equal(dry.digest, a.digest);
+  assert.deepEqual(temps(out), []);
+});
+
+test('a present-but-wrong blob is replaced, also when it is a symlink', () => {
+  const out = outDir();
+  const data = Buffer.from('right');
+  const digest = sha(data);
+  mkdirSync(blobsDir(out), { recursive: true });
+  writeFileSync(blobPath(out, digest), 'wrong');
+  assert.ok(!hasVerifiedBlob(out, digest));
+  assert.equal(putBlob(out, data).reused, false);
+  assert.deepEqual(readFileSync(blobPath(out, digest)), data);
+
+  const target = join(work, 'elsewhere');
+  writeFileSync(target, data);
+  rmSync(blobPath(out, digest));
+  symlinkSync(target, blobPath(out, digest));
+  assert.ok(!hasVerifiedBlob(out, digest), 'a symlink is not a verified blob');
+  putBlob(out, data);
+  assert.ok(hasVerifiedBlob(out, digest));
+});
+
+test('BlobWriter: streamed, verified against an expected digest, abort removes the temp', () => {
+  const out = outDir();
+  const w = BlobWriter.open(out);
+  assert.equal(temps(out).length, 1);
+  assert.match(temps(out)[0], /^\.tmp-\d+-\d+-[0-9a-f]+$/);
+  w.write(Buffer.from('hello '));
+  w.write(Buffer.from('world'));
+  assert.equal(w.size, 11);
+  const info = w.finish(sha('hello world'));
+  assert.deepEqual(info, { digest: sha('hello world'), size: 11, reused: false });
+  assert.deepEqual(temps(out), []);
+
+  const bad = BlobWriter.open(out);
+  bad.write(Buffer.from('abc'));
+  assert.throws(() => bad.finish(sha('abd')), (err: unknown) => err instanceof OutputError && err.code === 'E_BLOB_DIGEST_MISMATCH');
+  assert.deepEqual(temps(out), []);
+  assert.ok(!existsSync(blobPath(out, sha('abc'))));
+
+  const dropped = BlobWriter.open(out);
+  dropped.write(Buffer.from('partial'));
+  dropped.abort();
+  assert.deepEqual(temps(out), []);
+  assert.throws(() => dropped.write(Buffer.from('x')), OutputError);
+
+  const hashOnly = BlobWriter.open(null);
+  hashOnly.write(Buffer.from('abc'));
+  assert.deepEqual(hashOnly.finish(), { digest: sha('abc'), size: 3, reused: false });
+});
+
+test('removeStaleTemps: dead writers and old temps go, live ones and real blobs stay', () => {
+  const out = outDir();
+  const live = BlobWriter.open(out); // this process: kept
+  const dir = blobsDir(out);
+  writeFileSync(join(dir, `${TEMP_PREFIX}999999999-0-1abc`), 'dead pid');
+  writeFileSync(join(out, 'blobs', `${TEMP_PREFIX}garbage`), 'unparsable');
+  const blob = putBlob(out, 'keep me');
+  const removed = removeStaleTemps(out).map((p) => p.slice(out.length + 1)).sort();
+  assert.deepEqual(removed, [`blobs/${TEMP_PREFIX}garbage`, `blobs/sha256/${TEMP_PREFIX}999999999-0-1abc`]);
+  assert.equal(temps(out).length, 1);
+  assert.ok(hasVerifiedBlob(out, blob.digest));
+  // old enough: even a live process's temp goes
+  const [own] = temps(out);
+  utimesSync(join(dir, own), 1, 1);
+  assert.equal(removeStaleTemps(out, { olderThanMs: 60_000 }).length, 1);
+  live.abort();
+  assert.deepEqual(removeStaleTemps(join(work, 'missing')), []);
+});
+
+test('write errors are OutputErrors naming the file', () => {
+  const out = outDir();
+  mkdirSync(out);
+  writeFileSync(join(out, 'blobs'), 'a file where the blobs dir should be');
+  assert.throws(() => BlobWriter.open(out), (err: unknown) => err instanceof OutputError && err.code === 'E_OUTPUT_WRITE' && typeof err.file === 'string');
+});
