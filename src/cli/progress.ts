@@ -32,7 +32,9 @@ export function createProgress(opts: { quiet?: boolean; label: string }): Progre
   if (opts.quiet) {
     return { update() {}, log() {}, done() {}, fail(s) { process.stderr.write(s + '\n'); } };
   }
-  const interactive = Boolean(process.stderr.isTTY) && process.env.CI !== 'true' && process.env.CI !== '1';
+  // ora needs a real terminal: a pty that reports 0 columns makes it redraw forever, and CI logs
+  // want plain lines (ora itself turns off whenever CI is set at all).
+  const interactive = Boolean(process.stderr.isTTY) && (process.stderr.columns ?? 0) > 0 && !process.env.CI;
   if (interactive) {
     const spinner: Ora = ora({ text: opts.label, stream: process.stderr }).start();
     return {

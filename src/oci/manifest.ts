@@ -494,12 +494,17 @@ export function mergeDockerSaveManifest(existing: Buffer | null, items: readonly
       return { config: toDigest(cfg), layers: layers.map(toDigest), repoTags: Array.isArray(tags) ? tags.map(String) : [] };
     });
   }
+  // A tag names one image: a tag given now is taken off any other image. The same image exported
+  // again under another name keeps the names it had (two exports into one layout both land).
   const newTags = new Set(items.flatMap((i) => i.repoTags));
-  const newConfigs = new Set(items.map((i) => i.config));
-  const kept = old
-    .filter((o) => !newConfigs.has(o.config))
-    .map((o) => ({ ...o, repoTags: o.repoTags.filter((t) => !newTags.has(t)) }));
-  return buildDockerSaveManifest([...kept, ...items]);
+  const byConfig = new Map(items.map((i) => [i.config, { ...i, repoTags: [...i.repoTags] }]));
+  const kept: DockerSaveItem[] = [];
+  for (const o of old) {
+    const incoming = byConfig.get(o.config);
+    if (incoming) incoming.repoTags.push(...o.repoTags.filter((t) => !incoming.repoTags.includes(t)));
+    else kept.push({ ...o, repoTags: o.repoTags.filter((t) => !newTags.has(t)) });
+  }
+  return buildDockerSaveManifest([...kept, ...byConfig.values()]);
 }
 
 /**
