@@ -8,12 +8,12 @@ import { availableParallelism } from 'node:os';
 import { EXIT, UsageError } from '../errors.js';
 import { defaultRoot } from '../store/index.js';
 import { runExport, compressionLabel, type ExportReport } from '../export/export.js';
-import { parseCompression } from '../engine/compression/registry.js';
+import { defaultCompression, parseCompression } from '../engine/compression/registry.js';
 import { humanSize, parseCommandArgs, printJson } from './args.js';
 import { createProgress } from './progress.js';
 import { installSignalHandlers } from './signals.js';
 
-const USAGE = `usage: legacy2oci export REF... OUT [--root DIR] [--compress gzip[:N]|zstd[:N]|none] [--jobs N]
+const USAGE = `usage: legacy2oci export REF... OUT [--root DIR] [--compress gzip[:N]|gzip:fast|zstd[:N]|none] [--jobs N]
                          [--name REF] [--docker-save] [--dry-run] [--json] [--quiet]`;
 
 export function parseJobs(value: string | undefined): number {
@@ -63,10 +63,14 @@ export async function runExportCommand(argv: string[]): Promise<number> {
   const out = positionals[positionals.length - 1]!;
   const refs = positionals.slice(0, -1);
   if (values.name !== undefined && refs.length !== 1) throw new UsageError('--name renames a single image; give exactly one REF');
-  const compression = values.compress !== undefined ? parseCompression(values.compress as string) : parseCompression('gzip');
+  // no --compress: igzip when installed, else zlib level 6 (the report names the engine either way)
+  const compression = values.compress !== undefined ? parseCompression(values.compress as string) : defaultCompression();
   const jobs = parseJobs(values.jobs as string | undefined);
   const json = Boolean(values.json);
-  const progress = createProgress({ quiet: Boolean(values.quiet) || Boolean(values['dry-run']), label: `export ${compressionLabel(compression)}` });
+  const quiet = Boolean(values.quiet) || Boolean(values['dry-run']);
+  const progress = createProgress({ quiet, label: `export ${compressionLabel(compression)}` });
+  // --quiet silences progress, never warnings: a layer that fell back to regeneration always says so
+  const warn = (line: string) => (quiet ? process.stderr.write(line + '\n') : progress.log(line));
   let bytesTotal = 0;
   let bytesDone = 0;
   const restoreSignals = installSignalHandlers(out);
@@ -83,8 +87,8 @@ export async function runExportCommand(argv: string[]): Promise<number> {
       onPlan: (plan) => { bytesTotal = plan.bytesToRead; },
       onLayerDone: (r, done, total) => {
         bytesDone += r.uncompressedSize;
-        if (r.source === 'regenerated') progress.log(`warning: layer ${r.id.slice(0, 12)} regenerated: ${r.reason ?? 'no tar-split data'}`);
-        for (const w of r.warnings) progress.log(`warning: layer ${r.id.slice(0, 12)}: ${w}`);
+        if (r.source === 'regenerated') warn(`warning: layer ${r.id.slice(0, 12)} regenerated: ${r.reason ?? 'no tar-split data'}`);
+        for (const w of r.warnings) warn(`warning: layer ${r.id.slice(0, 12)}: ${w}`);
         progress.update({ layersDone: done, layersTotal: total, bytesDone, bytesTotal: Math.max(bytesTotal, bytesDone) });
       },
     });

@@ -10,6 +10,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   export: async () => (await import('./export.js')).runExportCommand,
   validate: async () => (await import('./validate.js')).runValidate,
   migrate: async () => (await import('./migrate.js')).runMigrate,
+  check: async () => (await import('./check.js')).runCheck,
 };
 
 export const USAGE = `usage: legacy2oci <command> [options]
@@ -17,6 +18,7 @@ export const USAGE = `usage: legacy2oci <command> [options]
 commands:
   ls        [--root DIR] [--all] [--json]            list the images in a legacy Docker root
   inspect   REF [--root DIR] [--json]                show one image's layer chain and config
+  check     [REF...] [--root DIR] [--json]           verify every layer and compute diffIDs and image IDs; writes nothing
   export    REF... OUT [--root DIR] [options]        write OCI image layouts
   validate  LAYOUT [--ref NAME] [--deep|--shallow]   check an OCI image layout
   migrate   [CONFIG] [--dry-run] [--json]           batch-migrate whole hosts from migrate.toml

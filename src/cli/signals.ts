@@ -1,9 +1,10 @@
-// SIGINT / SIGTERM during a writing command: remove this process's temp files and the staging
-// directory, release the index lock if we hold it, and exit 130 / 143. Blobs already renamed into
-// place are complete and verified, so a rerun resumes from them.
+// SIGINT / SIGTERM during a writing command: stop the layer workers, remove this process's temp
+// files and the staging directory, release the index lock if we hold it, and exit 130 / 143. Blobs
+// already renamed into place are complete and verified, so a rerun resumes from them.
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { EXIT } from '../errors.js';
+import { stopLayerWorkers } from '../export/export.js';
 
 /** Files this process may have left half-written under a layout directory. */
 export function removeOwnTempFiles(layoutDir: string): void {
@@ -21,13 +22,26 @@ export function removeOwnTempFiles(layoutDir: string): void {
 
 export function installSignalHandlers(out: string): () => void {
   const target = resolve(out);
+  let stopping = false;
   const onSignal = (signal: NodeJS.Signals) => {
-    const layoutDir = target.endsWith('.tar') ? `${target}.staging-${process.pid}` : target;
-    removeOwnTempFiles(layoutDir);
-    if (layoutDir !== target) rmSync(layoutDir, { recursive: true, force: true });
-    if (target.endsWith('.tar')) rmSync(`${target}.tmp-${process.pid}`, { force: true });
-    process.stderr.write(`\ninterrupted (${signal}); temp files removed, a rerun resumes\n`);
-    process.exit(signal === 'SIGINT' ? EXIT.SIGINT : EXIT.SIGTERM);
+    if (stopping) return; // a second Ctrl-C while cleaning up changes nothing
+    stopping = true;
+    const cleanup = () => {
+      const layoutDir = target.endsWith('.tar') ? `${target}.staging-${process.pid}` : target;
+      removeOwnTempFiles(layoutDir);
+      if (layoutDir !== target) rmSync(layoutDir, { recursive: true, force: true });
+      if (target.endsWith('.tar')) rmSync(`${target}.tmp-${process.pid}`, { force: true });
+    };
+    const finish = () => {
+      cleanup();
+      process.stderr.write(`\ninterrupted (${signal}); temp files removed, a rerun resumes\n`);
+      process.exit(signal === 'SIGINT' ? EXIT.SIGINT : EXIT.SIGTERM);
+    };
+    // Clean up at once (whatever happens next, this much is done), then stop the layer worker
+    // threads, which could create another temp file meanwhile, and clean up again. What the main
+    // thread writes is synchronous, so it is never half-done here.
+    cleanup();
+    stopLayerWorkers().then(finish, finish);
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);

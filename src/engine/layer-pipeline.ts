@@ -1,7 +1,14 @@
 // One pass per layer: tar bytes → sha256 (diffID) → compressor → sha256 (digest) + size → temp
 // blob → commit. The tar arrives in pieces of any size (512-byte headers, file chunks); it is
-// coalesced into fixed 1 MiB chunks before hashing and compression: zlib is much faster fed
-// large chunks, and the compressor input no longer depends on how the producer split its writes.
+// coalesced into fixed chunks before hashing and compression (the compressor's `inputChunkBytes`,
+// 1 MiB by default): zlib is much faster fed large blocks, and the compressor input no longer
+// depends on how the producer split its writes.
+//
+// The producer (replay, regeneration) runs synchronously on this thread, so a compressor that
+// progresses through callbacks here (zlib's thread pool, a child's pipes) only moves when the
+// event loop gets a turn: the pipeline gives it one after every chunk. A spawned compressor asks
+// for smaller chunks, so its pipe (a socket of ~200 KiB) is refilled often enough that the
+// child never waits for input while this thread reads and hashes.
 import { createHash } from 'node:crypto';
 import { BlobWriter } from '../oci/blob-store.js';
 import type { TarSink } from '../tar/sink.js';
@@ -28,10 +35,12 @@ export class LayerPipeline implements TarSink {
   private readonly blob: BlobWriter;
   private readonly compressor: Compressor;
   private readonly mediaType: string;
-  private chunk: Buffer = Buffer.allocUnsafe(COALESCE_BYTES);
+  /** bytes per chunk handed to the compressor */
+  private readonly chunkBytes: number;
+  private chunk: Buffer;
   private readonly spare: Buffer[] = [];
   private readonly release = (chunk: Buffer): void => {
-    if (chunk.length === COALESCE_BYTES && this.spare.length < MAX_SPARE_CHUNKS) this.spare.push(chunk);
+    if (chunk.length === this.chunkBytes && this.spare.length < MAX_SPARE_CHUNKS) this.spare.push(chunk);
   };
   /** 'none': the blob is the tar, so its digest is the diffID; no second hash */
   private readonly identity: boolean;
@@ -40,17 +49,19 @@ export class LayerPipeline implements TarSink {
   private failure: unknown = null;
   private closed = false;
 
-  /** `outDir` null: hash only, nothing is written. */
-  constructor(outDir: string | null, spec: CompressionSpec) {
+  /** `outDir` null: hash only, nothing is written. `threads`: the compressor's parallelism within this layer (same bytes for any value). */
+  constructor(outDir: string | null, spec: CompressionSpec, threads = 1) {
     this.mediaType = layerMediaType(spec);
     this.identity = spec.algorithm === 'none';
     this.blob = BlobWriter.open(outDir, { hash: !this.identity });
     try {
-      this.compressor = createCompressor(spec, (out) => this.blob.write(out));
+      this.compressor = createCompressor(spec, (out) => this.blob.write(out), { threads });
     } catch (err) {
       this.blob.abort();
       throw err;
     }
+    this.chunkBytes = this.compressor.inputChunkBytes ?? COALESCE_BYTES;
+    this.chunk = Buffer.allocUnsafe(this.chunkBytes);
   }
 
   write(data: Buffer): Promise<void> | undefined {
@@ -58,11 +69,11 @@ export class LayerPipeline implements TarSink {
     let waits: Promise<void>[] | null = null;
     let off = 0;
     while (off < data.length) {
-      const n = Math.min(COALESCE_BYTES - this.fill, data.length - off);
+      const n = Math.min(this.chunkBytes - this.fill, data.length - off);
       data.copy(this.chunk, this.fill, off, off + n);
       this.fill += n;
       off += n;
-      if (this.fill === COALESCE_BYTES) {
+      if (this.fill === this.chunkBytes) {
         const wait = this.flush();
         if (wait) (waits ??= []).push(wait);
       }
@@ -76,7 +87,7 @@ export class LayerPipeline implements TarSink {
     this.diffHash.update(full);
     this.tarBytes += full.length;
     // the compressor keeps the buffer until it releases it: continue in a spare one
-    this.chunk = this.spare.pop() ?? Buffer.allocUnsafe(COALESCE_BYTES);
+    this.chunk = this.spare.pop() ?? Buffer.allocUnsafe(this.chunkBytes);
     this.fill = 0;
     const wait = this.compressor.write(full, this.release);
     if (wait) {
@@ -86,6 +97,14 @@ export class LayerPipeline implements TarSink {
     // Give the event loop a turn once per chunk: zlib (thread pool) and a compressor child
     // only progress through callbacks on this thread, and producers run sync code otherwise.
     return this.identity ? undefined : new Promise<void>((resolve) => setImmediate(resolve));
+  }
+
+  /**
+   * How much a producer should hand over per write: the compressor's chunk size. Producers that
+   * read files in pieces of this size give the event loop a turn per piece (see the top).
+   */
+  get preferredWriteBytes(): number {
+    return this.chunkBytes;
   }
 
   /** Flush, wait for the compressor, commit the blob. */

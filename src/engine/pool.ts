@@ -20,6 +20,8 @@ export interface LayerPoolOptions {
   idleTimeoutMs?: number;
   /** the worker module (tests only; default: the compiled workers/layer-worker.js) */
   workerFile?: URL;
+  /** start every worker now rather than at the first task (their start-up overlaps the caller's planning) */
+  warm?: boolean;
 }
 
 export interface LayerRunOptions {
@@ -40,7 +42,7 @@ export function createLayerPool(opts: LayerPoolOptions): LayerPool {
   if (!Number.isInteger(opts.jobs) || opts.jobs < 1) throw new UsageError(`--jobs must be a whole number >= 1, got ${opts.jobs}`);
   const piscina = new Piscina<LayerTask, WorkerReply>({
     filename: (opts.workerFile ?? LAYER_WORKER_URL).href,
-    minThreads: 0,
+    minThreads: opts.warm ? opts.jobs : 0,
     maxThreads: opts.jobs,
     idleTimeout: opts.idleTimeoutMs ?? 30_000,
     concurrentTasksPerWorker: 1,
@@ -62,7 +64,8 @@ export function createLayerPool(opts: LayerPoolOptions): LayerPool {
       const signal = runOpts.signal ? AbortSignal.any([internal.signal, runOpts.signal]) : internal.signal;
       let reply: WorkerReply;
       try {
-        reply = await piscina.run(task, { signal });
+        // one layer alone may use the whole --jobs budget for its compression (same bytes)
+        reply = await piscina.run(task.threads === undefined ? { ...task, threads: opts.jobs } : task, { signal });
       } catch (err) {
         if (broken) throw broken;
         throw workerFailure(task, err);

@@ -86,16 +86,22 @@ export async function processLayer(task: LayerTask): Promise<LayerResult> {
   checkTask(task);
   const warnings = new Warnings();
   const diffDir = resolveDiffDir(task, warnings.add);
-  const readBuffer = Buffer.allocUnsafe(READ_BUFFER_BYTES);
+  let readBuffer: Buffer | null = null;
+  /** the read buffer, sized to the pipeline's pieces: file bodies are read and handed over in those */
+  const bufferFor = (pipeline: LayerPipeline): Buffer => {
+    const size = Math.min(READ_BUFFER_BYTES, pipeline.preferredWriteBytes);
+    if (!readBuffer || readBuffer.length !== size) readBuffer = Buffer.allocUnsafe(size);
+    return readBuffer;
+  };
 
   let reason: string;
   if (task.forceRegenerate) reason = 'regeneration requested';
   else if (task.tarDataPath === null) reason = 'no tar-split metadata (tar-data.json.gz absent: layer registered before Docker 1.8)';
   else {
-    const pipeline = new LayerPipeline(task.outDir, task.compression);
+    const pipeline = new LayerPipeline(task.outDir, task.compression, task.threads);
     try {
       // a missing diff dir only matters if some entry has data: the replay then reports the missing file
-      await replayTarSplit({ tarDataPath: task.tarDataPath, diffDir: diffDir ?? task.diffDir, readBuffer }, pipeline);
+      await replayTarSplit({ tarDataPath: task.tarDataPath, diffDir: diffDir ?? task.diffDir, readBuffer: bufferFor(pipeline) }, pipeline);
       return toResult(task, await pipeline.finish(), 'tar-split', warnings);
     } catch (err) {
       pipeline.abort();
@@ -107,9 +113,9 @@ export async function processLayer(task: LayerTask): Promise<LayerResult> {
   if (diffDir === null) {
     throw new LayerError('E_LAYER_DIFF_MISSING', `layer ${shortId(task.id)}: ${reason}, and the diff dir ${task.diffDir} is missing`, task.diffDir);
   }
-  const pipeline = new LayerPipeline(task.outDir, task.compression);
+  const pipeline = new LayerPipeline(task.outDir, task.compression, task.threads);
   try {
-    await regenerateAufsLayer({ diffDir, readBuffer, warn: warnings.add }, pipeline);
+    await regenerateAufsLayer({ diffDir, readBuffer: bufferFor(pipeline), warn: warnings.add }, pipeline);
     return toResult(task, await pipeline.finish(), 'regenerated', warnings, reason);
   } catch (err) {
     pipeline.abort();

@@ -25,6 +25,11 @@ export interface LayerTask {
   compression: CompressionSpec;
   /** skip tar-split even when present (for tests and --regenerate) */
   forceRegenerate?: boolean;
+  /**
+   * At most this many compression jobs of this layer at once (default 1). The pool sets it to
+   * --jobs, so one big layer can use every core; the bytes never depend on it.
+   */
+  threads?: number;
 }
 
 export type LayerSource = 'tar-split' | 'regenerated';
@@ -47,6 +52,6 @@ export interface LayerResult {
   warnings: string[];
   /** the blob was already in the layout and verified, not rewritten */
   reused?: boolean;
-  /** the compressor used, e.g. 'zlib-6' */
+  /** the compressor used, as engine:level@version, e.g. 'zlib:6@1.3.1', 'igzip:3@2.30.0', 'none' */
   compressor?: string;
 }

@@ -6,18 +6,37 @@
 //
 // Failures are per image: a broken chain or a failed layer is reported and the rest goes on.
 
-import { mkdirSync, rmSync, statfsSync, existsSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
-import { L2OError, OutputError, describeError } from '../errors.js';
+import { mkdirSync, readdirSync, realpathSync, rmSync, statfsSync, existsSync } from 'node:fs';
+import { basename, dirname, join, resolve, sep } from 'node:path';
+import { EXIT, L2OError, UsageError, describeError } from '../errors.js';
 import { openStore, type LegacyStore } from '../store/index.js';
 import { planExport, type ExportPlan, type FailedImage, type ImagePlan, type LayerPlan } from '../plan/plan.js';
 import type { CompressionSpec, LayerResult } from '../engine/types.js';
 import { createLayerPool, type LayerPool } from '../engine/pool.js';
-import { initLayout, updateIndex } from '../oci/layout.js';
+import { initLayout, removeStaleLayoutTemps, updateIndex } from '../oci/layout.js';
+import { removeStaleTemps } from '../oci/blob-store.js';
 import { packLayout, unpackLayout } from '../oci/archive.js';
 import { assembleImage, type AssembledImage } from './assemble.js';
 import { mergeIndex, type IndexEntryInput } from '../oci/manifest.js';
 import { writeDockerSaveFiles } from './docker-save.js';
+
+/** Layer pools running for an export right now (a signal handler stops them before cleaning up). */
+const busyPools = new Set<LayerPool>();
+
+/**
+ * Stop every layer worker of running exports (at most `timeoutMs`): after this no worker thread
+ * can create another temp file, so a cleanup that follows is final.
+ */
+export async function stopLayerWorkers(timeoutMs = 3000): Promise<void> {
+  const pools = [...busyPools];
+  if (pools.length === 0) return;
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    Promise.allSettled(pools.map((p) => p.destroy())),
+    new Promise<void>((r) => { timer = setTimeout(r, timeoutMs); }),
+  ]);
+  if (timer) clearTimeout(timer);
+}
 
 export interface ExportOptions {
   root: string;
@@ -90,15 +109,90 @@ export function compressionLabel(c: CompressionSpec): string {
   return c.algorithm === 'none' ? 'none' : `${c.algorithm}:${c.level ?? 'default'}${c.engine ? `(${c.engine})` : ''}`;
 }
 
-/** A real run checks free space first: the estimate plus 5 % must fit. */
+/**
+ * Bytes in use on the filesystems holding the root: no set of layers can hold more file data than
+ * that (each diff dir's files are stored there once), whatever `layersize` claims. null: unknown.
+ */
+function usedBytesUnder(root: string): number | null {
+  let best: number | null = null;
+  for (const p of [root, join(root, 'aufs', 'diff')]) {
+    try {
+      const st = statfsSync(p);
+      const used = (Number(st.blocks) - Number(st.bfree)) * Number(st.bsize);
+      if (Number.isFinite(used) && used >= 0) best = Math.max(best ?? 0, used);
+    } catch { /* not there: no bound from it */ }
+  }
+  return best;
+}
+
+/**
+ * A real run checks free space first: the estimate plus 5 % must fit. The estimate comes from
+ * `layersize`, which is unreliable (legacy-formats.md §8 item 9), so it is capped at what the root's
+ * filesystem can hold: a damaged or crafted layersize never blocks an export by itself.
+ */
 function checkFreeSpace(dir: string, needed: number): void {
   let probe = dir;
   while (!existsSync(probe)) probe = dirname(probe);
   const st = statfsSync(probe);
   const free = Number(st.bavail) * Number(st.bsize);
   if (free < needed * 1.05) {
-    throw new OutputError('E_NO_SPACE', `${dir}: not enough free space (about ${Math.ceil(needed / 1e6)} MB needed, ${Math.floor(free / 1e6)} MB free)`, dir);
+    throw new L2OError('E_NO_SPACE', `${dir}: not enough free space (about ${Math.ceil(needed / 1e6)} MB needed, ${Math.floor(free / 1e6)} MB free)`, { exitCode: EXIT.USAGE, file: dir });
   }
+}
+
+/** The nearest existing ancestor of `p` (itself included), resolved through symlinks. */
+function realAncestor(p: string): string {
+  let probe = p;
+  for (;;) {
+    try {
+      return realpathSync(probe);
+    } catch {
+      const up = dirname(probe);
+      if (up === probe) return probe;
+      probe = up;
+    }
+  }
+}
+
+/** The root is never written: an OUT inside it (or equal to it) is refused before anything is done. */
+function assertOutOutsideRoot(out: string, root: string): void {
+  const realRoot = realAncestor(root);
+  const realOut = realAncestor(out);
+  const prefix = realRoot.endsWith(sep) ? realRoot : realRoot + sep;
+  if (realOut === realRoot || realOut.startsWith(prefix) || out === root || out.startsWith(root.endsWith(sep) ? root : root + sep)) {
+    throw new UsageError(`${out}: OUT is inside the legacy root ${root}; the root is never written, choose an OUT elsewhere`);
+  }
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** `<out>.staging-<pid>` dirs and `<out>.tmp-<pid>` files left by killed `.tar` exports. */
+function removeStaleArchiveTemps(out: string): void {
+  const dir = dirname(out);
+  const base = basename(out);
+  let names: string[] = [];
+  try { names = readdirSync(dir); } catch { return; }
+  for (const n of names) {
+    const m = n.startsWith(base) ? /^\.(?:staging|tmp)-(\d+)$/.exec(n.slice(base.length)) : null;
+    if (!m) continue;
+    const pid = Number(m[1]);
+    if (pid !== process.pid && !pidAlive(pid)) rmSync(join(dir, n), { recursive: true, force: true });
+  }
+}
+
+/** Failures before any work (OUT cannot be created, no space) mean "nothing done": exit 2. */
+function nothingDone(err: unknown): never {
+  if (err instanceof L2OError && err.exitCode !== EXIT.USAGE) {
+    throw new L2OError(err.code, err.message, { exitCode: EXIT.USAGE, file: err.file, cause: err });
+  }
+  throw err;
 }
 
 export async function runExport(opts: ExportOptions): Promise<ExportReport> {
@@ -107,8 +201,11 @@ export async function runExport(opts: ExportOptions): Promise<ExportReport> {
   const plan = planExport(store, opts.refs, { rename: opts.rename });
   if (opts.namePrefix) for (const img of plan.images) img.names = img.names.map((n) => opts.namePrefix + n);
   opts.onPlan?.(plan);
-  const estimatedOutputBytes = Math.ceil(plan.bytesToRead * RATIO[opts.compression.algorithm]);
+  const used = usedBytesUnder(store.root);
+  const plausibleBytes = used === null ? plan.bytesToRead : Math.min(plan.bytesToRead, used);
+  const estimatedOutputBytes = Math.ceil(plausibleBytes * RATIO[opts.compression.algorithm]);
   const out = resolve(opts.out);
+  assertOutOutsideRoot(out, store.root);
   const report: ExportReport = {
     schemaVersion: 1,
     root: store.root,
@@ -127,22 +224,37 @@ export async function runExport(opts: ExportOptions): Promise<ExportReport> {
 
   const asArchive = out.endsWith('.tar');
   const layoutDir = asArchive ? `${out}.staging-${process.pid}` : out;
-  checkFreeSpace(asArchive ? dirname(out) : out, estimatedOutputBytes * (asArchive ? 2 : 1));
-  if (asArchive) {
-    rmSync(layoutDir, { recursive: true, force: true });
-    mkdirSync(layoutDir, { recursive: true });
-    if (existsSync(out)) await unpackLayout(out, layoutDir);
-  }
-  initLayout(layoutDir);
-
-  const pool = opts.pool ?? createLayerPool({ jobs: opts.jobs });
   try {
+    checkFreeSpace(asArchive ? dirname(out) : out, estimatedOutputBytes * (asArchive ? 2 : 1));
+    if (asArchive) removeStaleArchiveTemps(out);
+  } catch (err) {
+    nothingDone(err);
+  }
+
+  let pool: LayerPool | null = null;
+  try {
+    try {
+      if (asArchive) {
+        rmSync(layoutDir, { recursive: true, force: true });
+        mkdirSync(layoutDir, { recursive: true });
+        if (existsSync(out)) await unpackLayout(out, layoutDir);
+      }
+      initLayout(layoutDir);
+      // what killed runs left behind (their pid is gone): temp blobs and index/manifest temps
+      removeStaleTemps(layoutDir);
+      removeStaleLayoutTemps(layoutDir);
+    } catch (err) {
+      nothingDone(err);
+    }
+    pool = opts.pool ?? createLayerPool({ jobs: opts.jobs });
+    const layerPool = pool;
+    busyPools.add(layerPool);
     // One promise per unique layer, submitted largest first; images wait on their own layers.
     let layersDone = 0;
     const layerResults = new Map<string, Promise<LayerResult>>();
     for (const layer of plan.layers) {
       const known = opts.knownLayer?.(layer, opts.compression);
-      const p = (known ? Promise.resolve({ ...known, reused: true }) : pool.run({
+      const p = (known ? Promise.resolve({ ...known, reused: true }) : layerPool.run({
         root: store.root,
         id: layer.id,
         diffDir: layer.diffDir,
@@ -184,9 +296,12 @@ export async function runExport(opts: ExportOptions): Promise<ExportReport> {
       await updateIndex(layoutDir, (current) => mergeIndex(current, entries));
       if (opts.dockerSave) await writeDockerSaveFiles(layoutDir, assembled);
     }
-    if (asArchive) await packLayout(layoutDir, out);
+    // an archive is (re)written only when something was added: a run that exported nothing
+    // leaves an existing archive as it was and creates no empty one
+    if (asArchive && entries.length > 0) await packLayout(layoutDir, out);
   } finally {
-    if (!opts.pool) await pool.close();
+    if (pool) busyPools.delete(pool);
+    if (!opts.pool && pool) await pool.close();
     if (asArchive) rmSync(layoutDir, { recursive: true, force: true });
   }
   // Canonical order in the report too, whatever order the images finished in.

@@ -5,7 +5,6 @@
 import { createReadStream, createWriteStream, closeSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync, constants as fsc } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { once } from 'node:events';
 import tar from 'tar-stream';
 import { OutputError } from '../errors.js';
 
@@ -29,6 +28,10 @@ export async function packLayout(dir: string, tarPath: string): Promise<void> {
   const pack = tar.pack();
   const out = createWriteStream(tmp, { flags: 'wx' });
   const done = pipeline(pack, out);
+  // A write error (ENOSPC, EIO) rejects `done` while an entry is being fed: make it end the wait
+  // for that entry instead of becoming an unhandled rejection that kills the process.
+  const failed = new Promise<never>((_, reject) => { done.catch(reject); });
+  failed.catch(() => {});
   try {
     for (const name of layoutEntries(dir)) {
       const common = { mtime: new Date(0), uid: 0, gid: 0, uname: '', gname: '' };
@@ -39,9 +42,7 @@ export async function packLayout(dir: string, tarPath: string): Promise<void> {
       const p = join(dir, name);
       const size = statSync(p).size;
       const entry = pack.entry({ ...common, name, type: 'file', mode: 0o644, size });
-      const src = createReadStream(p);
-      src.pipe(entry);
-      await once(entry, 'finish');
+      await Promise.race([pipeline(createReadStream(p), entry), failed]);
     }
     pack.finalize();
     await done;
@@ -50,6 +51,7 @@ export async function packLayout(dir: string, tarPath: string): Promise<void> {
     renameSync(tmp, tarPath);
   } catch (err) {
     pack.destroy();
+    out.destroy();
     rmSync(tmp, { force: true });
     const code = (err as NodeJS.ErrnoException).code === 'ENOSPC' ? 'E_NO_SPACE' : 'E_OUTPUT';
     throw new OutputError(code, `${tarPath}: cannot write the archive (${(err as Error).message})`, tarPath, err);

@@ -2,9 +2,9 @@
 // The driver in use is named by `repositories-<driver>`; a `vfs/` dir alone proves nothing
 // (Docker < 1.7 kept volumes there whatever the driver).
 
-import { readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
-import { RootError } from '../errors.js';
+import { readdirSync, realpathSync, statSync } from 'node:fs';
+import { join, sep } from 'node:path';
+import { EXIT, L2OError, RootError } from '../errors.js';
 import type { Problem } from './types.js';
 
 export const KNOWN_DRIVERS = ['aufs', 'btrfs', 'zfs', 'devicemapper', 'overlay', 'overlay2', 'vfs'] as const;
@@ -74,8 +74,36 @@ export function detectRoot(root: string): RootShape {
     throw new RootError('E_DRIVER_UNSUPPORTED', `${root}: storage driver '${driver}' is not supported yet (aufs only)`, root);
   }
   if (!isDir(join(root, 'aufs'))) throw new RootError('E_NOT_DOCKER_ROOT', `${root}: repositories-aufs present but no aufs/ directory`, root);
+  assertConfined(root, ['graph', 'aufs', 'aufs/diff', 'aufs/layers']);
   if (hasImageStore) {
     problems.push({ code: 'W_HYBRID_ROOT', severity: 'warning', message: 'a Docker 1.10+ store (image/) is also present; only the legacy graph is read', file: join(root, 'image') });
   }
   return { root, driver, driversFound, hasGraph, hasImageStore, problems };
+}
+
+/**
+ * The directories everything is read from must lie inside the root: a root copied off another
+ * machine may hold symlinks (graph/ → /mnt/disk2/...) that point anywhere on this one. Reading
+ * through them would read outside the root, so the root is refused (exit 2) with the path named.
+ */
+function assertConfined(root: string, rels: string[]): void {
+  let realRoot: string;
+  try {
+    realRoot = realpathSync(root);
+  } catch (err) {
+    throw new RootError('E_ROOT_UNREADABLE', `${root}: cannot resolve (${(err as NodeJS.ErrnoException).code ?? String(err)})`, root);
+  }
+  const prefix = realRoot.endsWith(sep) ? realRoot : realRoot + sep;
+  for (const rel of rels) {
+    const p = join(root, rel);
+    let real: string;
+    try {
+      real = realpathSync(p);
+    } catch {
+      continue; // missing: reported where it matters
+    }
+    if (real !== realRoot && !real.startsWith(prefix)) {
+      throw new L2OError('E_OUTSIDE_ROOT', `${p}: leads outside the root (${real}); copy the root with its contents, not with links to them`, { exitCode: EXIT.USAGE, file: p });
+    }
+  }
 }

@@ -120,6 +120,30 @@ export function readAufsAncestors(root: string, name: string, problems: Problem[
   return lines;
 }
 
+/**
+ * graph/<id> must be a directory of the root. Docker never made it a symlink; one that leads out
+ * of the root (a crafted or mis-copied root) is not followed: nothing under it is read.
+ */
+function graphDirProblem(dir: string, realRoot: string): Problem | null {
+  let st;
+  try {
+    st = lstatSync(dir);
+  } catch {
+    return null; // vanished or unreadable: the reads below report it
+  }
+  if (!st.isSymbolicLink()) return null;
+  let target: string;
+  try {
+    target = realpathSync(dir);
+  } catch (err) {
+    return { code: 'E_NOT_REGULAR', severity: 'error', message: `${dir}: image directory is a dangling or looping symlink (${errnoCode(err)})`, file: dir };
+  }
+  if (!isInside(realRoot, target)) {
+    return { code: 'E_OUTSIDE_ROOT', severity: 'error', message: `${dir}: image directory is a symlink leading outside the root (${target}); not read`, file: dir };
+  }
+  return null;
+}
+
 /** Read one graph/<id> entry into a record. Never throws for bad content: problems are recorded. */
 export function readLayer(root: string, realRoot: string, id: string): LegacyLayer {
   const problems: Problem[] = [];
@@ -128,6 +152,11 @@ export function readLayer(root: string, realRoot: string, id: string): LegacyLay
     id, json: null, parent: null, parentSource: null, created: null, dockerVersion: null,
     layerSize: null, checksum: null, diffDir: null, tarDataPath: null, tarDataSize: 0, aufsAncestors: null, problems,
   };
+  const outside = graphDirProblem(dir, realRoot);
+  if (outside) {
+    problems.push(outside);
+    return layer;
+  }
 
   const jsonPath = join(dir, 'json');
   const jr = readSmallFile(jsonPath, MAX_JSON_BYTES, 'image json');

@@ -1,9 +1,15 @@
 // CRC-64/GO-ISO, the checksum tar-split stores for every file payload (Go's hash/crc64 with
 // crc64.ISO: reflected polynomial 0xD800000000000000, init and final xor all ones).
-// JS has no fast 64-bit integers, so the register is kept as two 32-bit halves and the
-// update uses slicing-by-8 (eight tables per half): file bodies go through here byte for byte.
+//
+// Every byte of every file body goes through here, so speed matters. Two implementations give
+// the same values:
+//  - a small WebAssembly function (built below, byte by byte, no toolchain) doing slicing-by-16
+//    with native 64-bit registers: ~3x the JS loop (one table lookup per byte instead of two);
+//  - the JS fallback: the register kept as two 32-bit halves, slicing-by-8.
+// The wasm instance is per thread (module state); its memory holds the tables and a 1 MiB input
+// window that data is copied into (the copy costs ~5 % of the hashing).
 
-const TABLES = 8;
+const TABLES = 16;
 /** TAB_LO[k*256+i] / TAB_HI[k*256+i]: low / high 32 bits of slice table k, entry i. */
 const TAB_LO = new Uint32Array(TABLES * 256);
 const TAB_HI = new Uint32Array(TABLES * 256);
@@ -33,6 +39,215 @@ const TAB_HI = new Uint32Array(TABLES * 256);
   }
 })();
 
+/** JS slicing-by-8 over buf[start, end); lo/hi is the inverted register. Returns [lo, hi]. */
+function updateJs(lo: number, hi: number, buf: Uint8Array, start: number, end: number): [number, number] {
+  let i = start;
+  const fastEnd = end - 8;
+  while (i <= fastEnd) {
+    lo ^= buf[i] | (buf[i + 1] << 8) | (buf[i + 2] << 16) | (buf[i + 3] << 24);
+    hi ^= buf[i + 4] | (buf[i + 5] << 8) | (buf[i + 6] << 16) | (buf[i + 7] << 24);
+    const a = 7 * 256 + (lo & 0xff);
+    const b = 6 * 256 + ((lo >>> 8) & 0xff);
+    const c = 5 * 256 + ((lo >>> 16) & 0xff);
+    const d = 4 * 256 + (lo >>> 24);
+    const e = 3 * 256 + (hi & 0xff);
+    const f = 2 * 256 + ((hi >>> 8) & 0xff);
+    const g = 256 + ((hi >>> 16) & 0xff);
+    const h = hi >>> 24;
+    lo = TAB_LO[a] ^ TAB_LO[b] ^ TAB_LO[c] ^ TAB_LO[d] ^ TAB_LO[e] ^ TAB_LO[f] ^ TAB_LO[g] ^ TAB_LO[h];
+    hi = TAB_HI[a] ^ TAB_HI[b] ^ TAB_HI[c] ^ TAB_HI[d] ^ TAB_HI[e] ^ TAB_HI[f] ^ TAB_HI[g] ^ TAB_HI[h];
+    i += 8;
+  }
+  for (; i < end; i++) {
+    const idx = (lo ^ buf[i]) & 0xff;
+    lo = ((lo >>> 8) | (hi << 24)) ^ TAB_LO[idx];
+    hi = (hi >>> 8) ^ TAB_HI[idx];
+  }
+  return [lo >>> 0, hi >>> 0];
+}
+
+// ───────────────────────────── WebAssembly kernel ─────────────────────────────
+//
+// Memory: [0, 32 KiB) the 16 tables as little-endian i64 (table k at k*2048); [32 KiB, +8) the
+// register; [64 KiB, 64 KiB + WINDOW) the input window. One exported function:
+//   update(lo i32, hi i32, len i32): crc = ~(lo|hi<<32) register over window[0, len), stored at STATE.
+
+const STATE_OFFSET = 32 * 1024;
+const WINDOW_OFFSET = 64 * 1024;
+/** Bytes hashed per wasm call. */
+const CRC64_WINDOW_BYTES = 1024 * 1024;
+const PAGES = (WINDOW_OFFSET + CRC64_WINDOW_BYTES) / 65536;
+/** Below this many bytes the JS loop is as fast as a copy plus a call. */
+const WASM_MIN_BYTES = 64;
+
+function uleb(n: number): number[] {
+  const out: number[] = [];
+  do {
+    let b = n & 0x7f;
+    n >>>= 7;
+    if (n !== 0) b |= 0x80;
+    out.push(b);
+  } while (n !== 0);
+  return out;
+}
+
+function sleb(n: number): number[] {
+  const out: number[] = [];
+  for (;;) {
+    const b = n & 0x7f;
+    n >>= 7;
+    if ((n === 0 && (b & 0x40) === 0) || (n === -1 && (b & 0x40) !== 0)) {
+      out.push(b);
+      return out;
+    }
+    out.push(b | 0x80);
+  }
+}
+
+/** The module's bytes: hand-assembled (see the layout above), about 400 bytes. */
+function wasmModuleBytes(): Uint8Array {
+  // opcodes
+  const BLOCK = 0x02, LOOP = 0x03, END = 0x0b, BR = 0x0c, BR_IF = 0x0d;
+  const LGET = 0x20, LSET = 0x21;
+  const I64_LOAD = 0x29, I64_LOAD8_U = 0x31, I64_STORE = 0x37;
+  const I32_CONST = 0x41, I64_CONST = 0x42;
+  const I32_GE_U = 0x4f, I32_ADD = 0x6a, I32_AND = 0x71, I32_SHL = 0x74;
+  const I64_AND = 0x83, I64_OR = 0x84, I64_XOR = 0x85, I64_SHL = 0x86, I64_SHR_U = 0x88;
+  const I32_WRAP_I64 = 0xa7, I64_EXTEND_I32_U = 0xad;
+  const I32 = 0x7f, I64 = 0x7e, VOID = 0x40;
+  // params: 0 lo, 1 hi, 2 len; locals: 3 p (i32), 4 end16 (i32), 5 end (i32), 6 crc (i64), 7 x (i64), 8 y (i64)
+  const P = 3, END16 = 4, ENDP = 5, CRC = 6, X = 7, Y = 8;
+  const c: number[] = [];
+  const i32c = (v: number) => c.push(I32_CONST, ...sleb(v));
+  const i64c = (v: number) => c.push(I64_CONST, ...sleb(v));
+  const mem = (op: number, align: number, offset: number) => c.push(op, ...uleb(align), ...uleb(offset));
+  // one lookup: table[tableIndex][(v >> shift) & 0xff], leaves an i64 on the stack
+  const lookup = (v: number, shift: number, tableIndex: number) => {
+    c.push(LGET, v);
+    if (shift > 0) {
+      i64c(shift);
+      c.push(I64_SHR_U);
+    }
+    c.push(I32_WRAP_I64);
+    i32c(0xff);
+    c.push(I32_AND);
+    i32c(3);
+    c.push(I32_SHL);
+    mem(I64_LOAD, 3, tableIndex * 2048);
+  };
+
+  // crc = (u64)lo | (u64)hi << 32
+  c.push(LGET, 0, I64_EXTEND_I32_U, LGET, 1, I64_EXTEND_I32_U);
+  i64c(32);
+  c.push(I64_SHL, I64_OR, LSET, CRC);
+  // p = WINDOW; end = p + len; end16 = p + (len & ~15)
+  i32c(WINDOW_OFFSET);
+  c.push(LSET, P);
+  c.push(LGET, P, LGET, 2, I32_ADD, LSET, ENDP);
+  c.push(LGET, P, LGET, 2);
+  i32c(-16);
+  c.push(I32_AND, I32_ADD, LSET, END16);
+  // 16 bytes per round: x = load(p) ^ crc, y = load(p + 8); bytes 0..15 → tables 15..0
+  c.push(BLOCK, VOID, LOOP, VOID);
+  c.push(LGET, P, LGET, END16, I32_GE_U, BR_IF, 1);
+  c.push(LGET, P);
+  mem(I64_LOAD, 3, 0);
+  c.push(LGET, CRC, I64_XOR, LSET, X);
+  c.push(LGET, P);
+  mem(I64_LOAD, 3, 8);
+  c.push(LSET, Y);
+  for (let j = 0; j < 8; j++) {
+    lookup(X, 8 * j, 15 - j);
+    if (j > 0) c.push(I64_XOR);
+  }
+  for (let j = 0; j < 8; j++) {
+    lookup(Y, 8 * j, 7 - j);
+    c.push(I64_XOR);
+  }
+  c.push(LSET, CRC);
+  c.push(LGET, P);
+  i32c(16);
+  c.push(I32_ADD, LSET, P, BR, 0, END, END);
+  // the tail, byte by byte: x = crc ^ b; crc = T0[x & 0xff] ^ (crc >> 8)
+  c.push(BLOCK, VOID, LOOP, VOID);
+  c.push(LGET, P, LGET, ENDP, I32_GE_U, BR_IF, 1);
+  c.push(LGET, CRC, LGET, P);
+  mem(I64_LOAD8_U, 0, 0);
+  c.push(I64_XOR, LSET, X);
+  lookup(X, 0, 0);
+  c.push(LGET, CRC);
+  i64c(8);
+  c.push(I64_SHR_U, I64_XOR, LSET, CRC);
+  c.push(LGET, P);
+  i32c(1);
+  c.push(I32_ADD, LSET, P, BR, 0, END, END);
+  // store the register
+  i32c(STATE_OFFSET);
+  c.push(LGET, CRC);
+  mem(I64_STORE, 3, 0);
+  c.push(END);
+
+  const locals = [0x02, 0x03, I32, 0x03, I64]; // 2 groups: 3 × i32, 3 × i64
+  const body = [...locals, ...c];
+  const funcBody = [...uleb(body.length), ...body];
+  const section = (id: number, payload: number[]) => [id, ...uleb(payload.length), ...payload];
+  const name = [...'update'].map((ch) => ch.charCodeAt(0));
+  const memName = [...'memory'].map((ch) => ch.charCodeAt(0));
+  const bytes = [
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+    ...section(1, [0x01, 0x60, 0x03, I32, I32, I32, 0x00]), // type 0: (i32, i32, i32) → ()
+    ...section(3, [0x01, 0x00]), // function 0 has type 0
+    ...section(5, [0x01, 0x01, ...uleb(PAGES), ...uleb(PAGES)]), // memory 0: fixed size
+    ...section(7, [0x02, name.length, ...name, 0x00, 0x00, memName.length, ...memName, 0x02, 0x00]),
+    ...section(10, [0x01, ...funcBody]),
+  ];
+  return Uint8Array.from(bytes);
+}
+
+interface WasmKernel {
+  update: (lo: number, hi: number, len: number) => void;
+  /** the input window */
+  window: Uint8Array;
+  state: Uint32Array;
+}
+
+let kernel: WasmKernel | null | undefined;
+
+/** The part of the WebAssembly global used here (lib "dom" is not loaded, so it is typed locally). */
+interface WasmApi {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
+}
+
+function wasmKernel(): WasmKernel | null {
+  if (kernel !== undefined) return kernel;
+  try {
+    if (process.env.LEGACY2OCI_CRC64 === 'js') throw new Error('disabled');
+    const wasm = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
+    if (!wasm) throw new Error('no WebAssembly');
+    const instance = new wasm.Instance(new wasm.Module(wasmModuleBytes()), {});
+    const memory = instance.exports.memory as { buffer: ArrayBuffer };
+    const words = new Uint32Array(memory.buffer, 0, (TABLES * 256 * 8) / 4);
+    for (let i = 0; i < TABLES * 256; i++) {
+      words[2 * i] = TAB_LO[i];
+      words[2 * i + 1] = TAB_HI[i];
+    }
+    kernel = {
+      update: instance.exports.update as (lo: number, hi: number, len: number) => void,
+      window: new Uint8Array(memory.buffer, WINDOW_OFFSET, CRC64_WINDOW_BYTES),
+      state: new Uint32Array(memory.buffer, STATE_OFFSET, 2),
+    };
+  } catch {
+    kernel = null;
+  }
+  return kernel;
+}
+
+/** Which implementation this thread uses ('js' without WebAssembly or with LEGACY2OCI_CRC64=js). */
+export function crc64Implementation(): 'wasm' | 'js' {
+  return wasmKernel() ? 'wasm' : 'js';
+}
+
 /** Incremental CRC-64/ISO. `digest()` gives the 8 big-endian bytes tar-split stores (base64) in `payload`. */
 export class Crc64 {
   // the register, stored inverted (Go's ^crc at start and end)
@@ -40,32 +255,24 @@ export class Crc64 {
   private hi = 0xffffffff;
 
   update(buf: Uint8Array, start = 0, end = buf.length): this {
+    const k = end - start >= WASM_MIN_BYTES ? wasmKernel() : null;
+    if (!k) {
+      [this.lo, this.hi] = updateJs(this.lo, this.hi, buf, start, end);
+      return this;
+    }
     let lo = this.lo;
     let hi = this.hi;
-    let i = start;
-    const fastEnd = end - 8;
-    while (i <= fastEnd) {
-      lo ^= buf[i] | (buf[i + 1] << 8) | (buf[i + 2] << 16) | (buf[i + 3] << 24);
-      hi ^= buf[i + 4] | (buf[i + 5] << 8) | (buf[i + 6] << 16) | (buf[i + 7] << 24);
-      const a = 7 * 256 + (lo & 0xff);
-      const b = 6 * 256 + ((lo >>> 8) & 0xff);
-      const c = 5 * 256 + ((lo >>> 16) & 0xff);
-      const d = 4 * 256 + (lo >>> 24);
-      const e = 3 * 256 + (hi & 0xff);
-      const f = 2 * 256 + ((hi >>> 8) & 0xff);
-      const g = 256 + ((hi >>> 16) & 0xff);
-      const h = hi >>> 24;
-      lo = TAB_LO[a] ^ TAB_LO[b] ^ TAB_LO[c] ^ TAB_LO[d] ^ TAB_LO[e] ^ TAB_LO[f] ^ TAB_LO[g] ^ TAB_LO[h];
-      hi = TAB_HI[a] ^ TAB_HI[b] ^ TAB_HI[c] ^ TAB_HI[d] ^ TAB_HI[e] ^ TAB_HI[f] ^ TAB_HI[g] ^ TAB_HI[h];
-      i += 8;
+    let at = start;
+    while (at < end) {
+      const n = Math.min(end - at, CRC64_WINDOW_BYTES);
+      k.window.set(buf.subarray(at, at + n));
+      k.update(lo, hi, n);
+      lo = k.state[0];
+      hi = k.state[1];
+      at += n;
     }
-    for (; i < end; i++) {
-      const idx = (lo ^ buf[i]) & 0xff;
-      lo = ((lo >>> 8) | (hi << 24)) ^ TAB_LO[idx];
-      hi = (hi >>> 8) ^ TAB_HI[idx];
-    }
-    this.lo = lo >>> 0;
-    this.hi = hi >>> 0;
+    this.lo = lo;
+    this.hi = hi;
     return this;
   }
 

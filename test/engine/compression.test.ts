@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { UsageError, LayerError, OutputError } from '../../src/errors.js';
 import {
-  DEFAULT_COMPRESSION, LAYER_MEDIA_TYPES, compressionAlgorithm, createCompressor, formatCompression, layerMediaType, parseCompression,
+  DEFAULT_COMPRESSION, LAYER_MEDIA_TYPES, compressionAlgorithm, createCompressor, defaultCompression, engineAvailable, formatCompression, layerMediaType, parseCompression,
 } from '../../src/engine/compression/index.js';
 import { LayerPipeline, COALESCE_BYTES } from '../../src/engine/layer-pipeline.js';
 import type { CompressionSpec } from '../../src/engine/types.js';
@@ -52,15 +52,30 @@ describe('parseCompression', () => {
     assert.deepEqual(parseCompression('none'), { algorithm: 'none', engine: 'none' });
     assert.deepEqual(parseCompression('gzip'), { algorithm: 'gzip', level: 6, engine: 'zlib' });
     assert.deepEqual(parseCompression('gzip:1'), { algorithm: 'gzip', level: 1, engine: 'zlib' });
+    assert.deepEqual(parseCompression('gzip:zlib'), { algorithm: 'gzip', level: 6, engine: 'zlib' });
+    assert.deepEqual(parseCompression('gzip:zlib:9'), { algorithm: 'gzip', level: 9, engine: 'zlib' });
+    assert.deepEqual(parseCompression('gzip:fast'), { algorithm: 'gzip', level: 3, engine: 'igzip' });
+    assert.deepEqual(parseCompression('gzip:igzip'), { algorithm: 'gzip', level: 3, engine: 'igzip' });
+    assert.deepEqual(parseCompression('gzip:igzip:0'), { algorithm: 'gzip', level: 0, engine: 'igzip' });
     assert.deepEqual(parseCompression('zstd'), { algorithm: 'zstd', level: 3, engine: 'zstd-cli' });
     assert.deepEqual(parseCompression('zstd:19'), { algorithm: 'zstd', level: 19, engine: 'zstd-cli' });
     assert.equal(formatCompression(parseCompression('gzip')), 'gzip:6');
+    assert.equal(formatCompression(parseCompression('gzip:zlib:1')), 'gzip:1');
+    assert.equal(formatCompression(parseCompression('gzip:fast')), 'gzip:igzip:3');
     assert.equal(formatCompression({ algorithm: 'none' }), 'none');
+    for (const text of ['none', 'gzip:1', 'gzip:igzip:2', 'zstd:7']) assert.equal(formatCompression(parseCompression(text)), text);
     assert.deepEqual(DEFAULT_COMPRESSION, { algorithm: 'gzip', level: 6, engine: 'zlib' });
   });
 
+  test('the default is igzip when installed, else zlib level 6', () => {
+    const d = defaultCompression();
+    if (engineAvailable({ algorithm: 'gzip', engine: 'igzip' })) assert.deepEqual(d, { algorithm: 'gzip', level: 3, engine: 'igzip' });
+    else assert.deepEqual(d, DEFAULT_COMPRESSION);
+  });
+
   test('junk is a UsageError', () => {
-    for (const junk of ['', 'gz', 'gzip:', 'gzip:0', 'gzip:10', 'gzip:x', 'zstd:20', 'zstd:-1', 'none:1', 'GZIP', 'gzip:6:1', 'toString', '__proto__', 'constructor:1']) {
+    for (const junk of ['', 'gz', 'gzip:', 'gzip:0', 'gzip:10', 'gzip:x', 'zstd:20', 'zstd:-1', 'none:1', 'GZIP', 'gzip:6:1', 'toString', '__proto__', 'constructor:1',
+      'gzip:igzip:4', 'gzip:pigz', 'gzip:fast:1', 'zstd:zlib', 'none:zlib', 'gzip:zlib:0', 'gzip:constructor', 'gzip:igzip:']) {
       assert.throws(() => parseCompression(junk), (err: unknown) => err instanceof UsageError && err.code === 'E_USAGE', junk);
     }
   });
@@ -73,6 +88,8 @@ describe('parseCompression', () => {
     assert.throws(() => compressionAlgorithm({ algorithm: 'lz4' as never }), LayerError);
     assert.throws(() => compressionAlgorithm({ algorithm: 'gzip', level: 42 }), LayerError);
     assert.throws(() => compressionAlgorithm({ algorithm: 'gzip', engine: 'pigz' }), LayerError);
+    assert.throws(() => compressionAlgorithm({ algorithm: 'gzip', engine: 'igzip', level: 6 }), LayerError);
+    assert.equal(layerMediaType({ algorithm: 'gzip', engine: 'igzip', level: 3 }), LAYER_MEDIA_TYPES.gzip);
   });
 });
 
@@ -84,7 +101,7 @@ describe('compressors', () => {
     const b = await pipe(data, { algorithm: 'gzip', level: 6 }, join(work, 'gz2'), [COALESCE_BYTES * 2]);
     assert.equal(a.digest, b.digest);
     assert.equal(a.diffID, sha(data));
-    assert.equal(a.compressor, 'zlib-6');
+    assert.equal(a.compressor, `zlib:6@${process.versions.zlib}`);
     assert.equal(a.mediaType, LAYER_MEDIA_TYPES.gzip);
     const blob = readFileSync(join(work, 'gz', 'blobs', 'sha256', a.digest.slice(7)));
     assert.equal(sha(blob), a.digest);
@@ -100,7 +117,7 @@ describe('compressors', () => {
     const a = await pipe(data, { algorithm: 'zstd', level: 3 }, join(work, 'zs'), [777, 65536]);
     const b = await pipe(data, { algorithm: 'zstd' }, null, [COALESCE_BYTES]);
     assert.equal(a.digest, b.digest);
-    assert.equal(a.compressor, 'zstd-cli-3');
+    assert.match(a.compressor, /^zstd-cli:3@\d+\.\d+\.\d+$/);
     assert.equal(a.mediaType, LAYER_MEDIA_TYPES.zstd);
     const path = join(work, 'zs', 'blobs', 'sha256', a.digest.slice(7));
     assert.deepEqual(run('zstd', ['-dc', path]), data);
@@ -113,6 +130,34 @@ describe('compressors', () => {
     assert.equal(r.size, data.length);
     assert.equal(r.uncompressedSize, data.length);
     assert.equal(r.compressor, 'none');
+  });
+
+  test('igzip: deterministic, no name, mtime 0, OS 255, one member, round-trips', { skip: needTools('igzip') }, async () => {
+    const a = await pipe(data, { algorithm: 'gzip', level: 3, engine: 'igzip' }, join(work, 'ig'), [512, 100_000, 3]);
+    const b = await pipe(data, { algorithm: 'gzip', level: 3, engine: 'igzip' }, null, [COALESCE_BYTES * 2]);
+    assert.equal(a.digest, b.digest);
+    assert.equal(a.diffID, sha(data));
+    assert.match(a.compressor, /^igzip:3@\d+\.\d+(\.\d+)?$/);
+    assert.equal(a.mediaType, LAYER_MEDIA_TYPES.gzip);
+    const path = join(work, 'ig', 'blobs', 'sha256', a.digest.slice(7));
+    const blob = readFileSync(path);
+    assert.deepEqual([...blob.subarray(0, 4)], [0x1f, 0x8b, 8, 0]);
+    assert.deepEqual([...blob.subarray(4, 8)], [0, 0, 0, 0], 'mtime 0');
+    assert.equal(blob[9], 0xff);
+    assert.deepEqual(gunzipSync(blob), data);
+    run('gzip', ['-t', path]);
+    const other = await pipe(data, { algorithm: 'gzip', level: 1, engine: 'igzip' }, null, [4096]);
+    assert.notEqual(other.digest, a.digest);
+  });
+
+  test('a missing igzip binary is a coded error', async () => {
+    const saved = process.env.PATH;
+    process.env.PATH = join(work, 'no-such-dir');
+    try {
+      await assert.rejects(pipe(data, { algorithm: 'gzip', level: 3, engine: 'igzip' }, null, [COALESCE_BYTES]), (err: unknown) => err instanceof LayerError && err.code === 'E_COMPRESSOR_MISSING' && /isal/.test(err.message));
+    } finally {
+      process.env.PATH = saved;
+    }
   });
 
   test('empty input', async () => {

@@ -1,9 +1,18 @@
-// The one small interface every layer compressor implements (gzip in-process, zstd via its CLI,
-// none). Compressors are fed the tar in fixed 1 MiB chunks and deliver output through `onData`.
+// The one small interface every layer compressor implements (gzip in-process with zlib, gzip
+// through igzip, zstd through its CLI, none). Compressors are fed the tar (the layer pipeline
+// hands them fixed 1 MiB chunks) and deliver output through `onData`, in order.
 
 export interface Compressor {
-  /** e.g. 'zlib-6', 'zstd-cli-3', 'none': recorded in the layer result */
+  /**
+   * What made the bytes, as `engine:level@version` (e.g. 'zlib:6@1.3.1', 'igzip:3@2.30.0',
+   * 'zstd-cli:3@1.5.4', 'none'): the same text always means the same output for the same input.
+   */
   readonly name: string;
+  /**
+   * The input chunk size this compressor works best with (default 1 MiB). Never changes the
+   * output: compressors that cut their input into blocks do it themselves, by a fixed size.
+   */
+  readonly inputChunkBytes?: number;
   /**
    * Take `chunk` until `release(chunk)` is called (then the caller may reuse its memory).
    * Returns a promise only when the caller should wait (backpressure).
@@ -11,8 +20,17 @@ export interface Compressor {
   write(chunk: Buffer, release?: (chunk: Buffer) => void): Promise<void> | undefined;
   /** Flush; resolves once every output byte went to onData, rejects on any compressor failure. */
   end(): Promise<void>;
-  /** Stop and release everything (child process, zlib handle). Never throws. */
+  /** Stop and release everything (child process, zlib handles). Never throws. */
   abort(): void;
 }
 
 export type OnCompressedData = (chunk: Buffer) => void;
+
+export interface CompressorOptions {
+  /**
+   * How many compression jobs of this layer may run at once (the --jobs budget, >= 1). Engines
+   * that can split one stream (zlib in blocks, zstd's workers) use it; the output never depends
+   * on it.
+   */
+  threads: number;
+}

@@ -21,6 +21,8 @@ export interface StreamCompressorParts {
    * pool, or a child process) works through the queue, instead of taking turns chunk by chunk.
    */
   maxQueued?: number;
+  /** passed on as Compressor.inputChunkBytes */
+  inputChunkBytes?: number;
 }
 
 export const DEFAULT_MAX_QUEUED = 8 * 1024 * 1024;
@@ -53,28 +55,35 @@ export function streamCompressor(p: StreamCompressorParts): Compressor {
   });
   outputEnded.catch(() => {}); // observed through end()
 
-  const waitFor = (event: string): Promise<void> =>
-    new Promise<void>((resolve, reject) => {
-      if (failure) return reject(failure);
+  /** one shared wait for 'drain', however many writes are waiting on it */
+  let drained: Promise<void> | null = null;
+  const waitForDrain = (): Promise<void> => {
+    if (failure) return Promise.reject(failure);
+    drained ??= new Promise<void>((resolve, reject) => {
       const onErr = (err: Error): void => {
-        p.input.off(event, onEvent);
+        p.input.off('drain', onDrain);
+        drained = null;
         reject(err);
       };
-      const onEvent = (): void => {
+      const onDrain = (): void => {
         waiters.delete(onErr);
+        drained = null;
         resolve();
       };
       waiters.add(onErr);
-      p.input.once(event, onEvent);
+      p.input.once('drain', onDrain);
     });
+    return drained;
+  };
 
   return {
     name: p.name,
+    ...(p.inputChunkBytes !== undefined ? { inputChunkBytes: p.inputChunkBytes } : {}),
     write(chunk: Buffer, release?: (chunk: Buffer) => void) {
       if (failure) return Promise.reject(failure);
       // the write callback runs once the chunk was consumed (zlib processed it, the pipe took it)
       p.input.write(chunk, release ? () => release(chunk) : undefined);
-      return p.input.writableLength < (p.maxQueued ?? DEFAULT_MAX_QUEUED) ? undefined : waitFor('drain');
+      return p.input.writableLength < (p.maxQueued ?? DEFAULT_MAX_QUEUED) ? undefined : waitForDrain();
     },
     async end() {
       if (failure) throw failure;
