@@ -64,7 +64,7 @@ function commands(rootDir: string, outs: string): Command[] {
     { args: ['export', 'broken/good', join(outs, 'image.tar'), '--docker-save', '--quiet', ...R] },
     { args: ['export', 'broken/good', join(outs, 'dry'), '--dry-run', '--json', ...R] },
     { args: ['export', 'broken/good', join(rootDir, 'out'), '--quiet', ...R] },
-    { args: ['export', 'broken/good', join(outs, 'zstd'), '--compress', 'none', '--name', 'x/y:z', '--quiet', ...R], out: join(outs, 'zstd') },
+    { args: ['export', 'broken/good', join(outs, 'plain'), '--compress', 'none', '--name', 'x/y:z', '--quiet', ...R], out: join(outs, 'plain') },
     { args: ['validate', join(outs, 'mixed'), '--json'] },
     { args: ['validate', rootDir] },
   ];

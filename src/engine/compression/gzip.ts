@@ -29,6 +29,12 @@ const OUT_CHUNK = 256 * 1024;
 
 export const ZLIB_VERSION = process.versions.zlib ?? 'unknown';
 
+/**
+ * Blocks deflated at once never exceed libuv's thread pool (4 threads unless UV_THREADPOOL_SIZE
+ * says more): more would only queue there, holding their memory.
+ */
+export const MAX_BLOCKS_IN_FLIGHT = Math.max(1, Number(process.env.UV_THREADPOOL_SIZE) || 4);
+
 function gzipHeader(level: number): Buffer {
   const xfl = level === 9 ? 2 : level === 1 ? 4 : 0;
   return Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, xfl, 0xff]);
@@ -63,7 +69,7 @@ export interface GzipCompressor extends Compressor {
 }
 
 export function createGzipCompressor(level: number, onData: OnCompressedData, opts: CompressorOptions = { threads: 1 }): GzipCompressor {
-  const threads = Math.max(1, Math.floor(opts.threads) || 1);
+  const threads = Math.min(MAX_BLOCKS_IN_FLIGHT, Math.max(1, Math.floor(opts.threads) || 1));
   /** blocks cut but not yet handed to zlib (the window was full), oldest first */
   const ready: Block[] = [];
   /** blocks handed to zlib and not yet written out, in stream order */

@@ -4,13 +4,16 @@
 // same whatever --jobs is; only the speed changes), --check (content checksum, zstd's default),
 // no size in the frame header (stdin). ZSTD_CLEVEL/ZSTD_NBTHREADS in the environment are
 // overridden by the flags.
+import { availableParallelism } from 'node:os';
 import type { Compressor, CompressorOptions, OnCompressedData } from './compressor.js';
 import { createSpawnedCompressor } from './spawned.js';
 
 export const ZSTD_BINARY = 'zstd';
 
+/** zstd's worker threads: --jobs, at most one per core (the output is the same for any count). */
 export function zstdArgs(level: number, threads = 1): string[] {
-  return ['-q', '-c', `-${level}`, `-T${Math.max(1, Math.floor(threads) || 1)}`, '--check', '--no-progress'];
+  const t = Math.min(availableParallelism(), Math.max(1, Math.floor(threads) || 1));
+  return ['-q', '-c', `-${level}`, `-T${t}`, '--check', '--no-progress'];
 }
 
 export function createZstdCompressor(level: number, onData: OnCompressedData, opts: CompressorOptions = { threads: 1 }): Compressor {
