@@ -49,7 +49,7 @@ export function blobPath(outDir: string, digest: string): string {
 
 function outputError(what: string, file: string, err: unknown): OutputError {
   const code = (err as NodeJS.ErrnoException)?.code;
-  return new OutputError(code === 'ENOSPC' ? 'E_OUTPUT_NOSPACE' : 'E_OUTPUT_WRITE', `${what} ${file}: ${code ?? (err as Error)?.message ?? err}`, file, err);
+  return new OutputError(code === 'ENOSPC' ? 'E_NO_SPACE' : 'E_OUTPUT_WRITE', `${what} ${file}: ${code ?? (err as Error)?.message ?? err}`, file, err);
 }
 
 function fsyncDir(dir: string): void {

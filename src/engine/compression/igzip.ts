@@ -3,6 +3,9 @@
 // about what zlib -6 and skopeo write, at 5-8x zlib's speed on one core.
 // Deterministic for a given igzip version and level: -n (no name, mtime 0), and the OS byte of
 // the header forced to 255 ("unknown", as Go and our zlib engine write). One stream, one member.
+// ISA-L picks its code path per CPU; x86-64 hosts with SSE4.2 or better share one, a CPU
+// without it (or another architecture) may get other (equally valid) bytes: the compressor
+// name in every report carries engine, level and version, so a digest can be traced.
 // It runs on one core beside the worker (which reads, checks and hashes on its own core);
 // the output does not depend on --jobs.
 import type { Compressor, CompressorOptions, OnCompressedData } from './compressor.js';

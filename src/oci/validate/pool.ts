@@ -5,6 +5,7 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import { checkBlob, type BlobResult, type BlobTask } from './blob-check.js';
+import { WORKER_EXEC_ARGV } from '../../engine/pool.js';
 
 export interface BlobChecker {
   check(task: BlobTask): Promise<BlobResult>;
@@ -22,7 +23,7 @@ export function createChecker(jobs: number | undefined): BlobChecker {
   return {
     check(task) {
       // started on first use: a layout with no layers never pays for the threads
-      pool ??= new Piscina({ filename: WORKER_URL.href, minThreads: 1, maxThreads: threads, idleTimeout: 1000 });
+      pool ??= new Piscina({ filename: WORKER_URL.href, execArgv: WORKER_EXEC_ARGV, minThreads: 1, maxThreads: threads, idleTimeout: 1000 });
       // checkBlob never rejects, so a rejection is the pool's own failure (a worker that died or
       // failed to load; Node 20 has a rare internal assertion when a worker loads an ESM
       // handler). The blob is then checked in this thread: a report never depends on the pool.
