@@ -33,8 +33,8 @@ let fullMs = 0;
 
 /**
  * Node 20.20 aborts (SIGABRT, "FATAL ERROR: v8::Module::IsGraphAsync") when a worker thread is
- * terminated while piscina is still loading the worker module through require(esm). A signal that
- * lands while a layer worker starts hits it. Counted, and reported by a todo test below.
+ * terminated while piscina is still loading the worker module through require(esm); a signal that
+ * lands while a layer worker starts used to hit it. Counted, and a test below requires zero.
  */
 const TEARDOWN_CRASH = /v8::Module::IsGraphAsync/;
 let teardownCrashes = 0;
@@ -44,13 +44,14 @@ let teardownCrashes = 0;
  * happens when it lands before the handlers are installed or after the export is done and has
  * removed them (nothing is half-written at either moment).
  */
-function handledByExport(k: { signal: NodeJS.Signals | null; stderr: string; killed: boolean }, signal: NodeJS.Signals): boolean {
+function handledByExport(k: { status: number | null; signal: NodeJS.Signals | null; stderr: string; killed: boolean }, signal: NodeJS.Signals): boolean {
   if (!k.killed) return false;
   if (k.signal === 'SIGABRT' && TEARDOWN_CRASH.test(k.stderr)) {
     teardownCrashes++;
     return false;
   }
-  return k.signal !== signal;
+  // exit 0: the run was over before the signal took effect
+  return k.signal !== signal && !(k.signal === null && k.status === 0);
 }
 
 const ADD_ARGS = (out: string) => ['export', 'crash/a:latest', 'crash/b:latest', out, '--root', root, '--jobs', '2', '--docker-save', '--quiet'];
@@ -189,48 +190,35 @@ describe('crash safety', { skip: tools }, () => {
     assert.equal(treeHash(root), rootHash, 'the root changed');
   });
 
-  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
-    it(`${signal} mid-run: exit ${code}, this run's temp files and lock removed, a rerun resumes to the clean-run layout`, async () => {
-      let landed = 0;
-      for (const frac of [0.25, 0.75]) {
-        const out = join(work, `${signal}-${frac}`);
-        cpSync(seeded, out, { recursive: true });
-        const k = await killAfter(ADD_ARGS(out), Math.floor(fullMs * frac * 0.5), signal, join(out, 'blobs', 'sha256'));
-        const what = `${signal} at ${Math.round(frac * 100)} %`;
-        if (handledByExport(k, signal)) {
-          landed++;
-          assert.equal(k.status, code, `${what}: exit ${k.status} (signal ${k.signal})\n${k.stderr}`);
-          assert.match(k.stderr, /interrupted/);
-          assert.deepEqual(leftovers(out).filter((n) => !/\.stale-/.test(n)), [], `${what}: temp files or the lock left behind`);
-        }
-        await checkAsItStands(out, what);
-        await rerunAndCompare(out, what);
-        rmSync(out, { recursive: true, force: true });
-      }
-      assert.ok(landed >= 1, `none of the signals arrived before the run ended`);
-    });
-  }
-
-  it('SIGINT / SIGTERM at 8 seeded moments while layer workers write: never a temp file left behind (workers are stopped before the cleanup)', async () => {
+  it('SIGINT / SIGTERM at 8 seeded moments while layer workers write: exit 130 / 143, this run\'s temp files and lock removed (workers are stopped before the cleanup), a rerun resumes to the clean-run layout', async () => {
     const rand = prng(SEED ^ 0x51);
-    let handled = 0;
+    const handled = { SIGINT: 0, SIGTERM: 0 };
+    const reran = new Set<string>();
     for (let i = 0; i < 8; i++) {
-      const out = join(work, `sig-race-${i}`);
+      const out = join(work, `sig-${i}`);
+      cpSync(seeded, out, { recursive: true });
       const signal = i % 2 ? 'SIGTERM' : 'SIGINT';
+      const what = `#${i} ${signal}`;
       const k = await killAfter(ADD_ARGS(out), Math.floor(rand() * fullMs * 0.4), signal, join(out, 'blobs', 'sha256'));
-      if (!handledByExport(k, signal)) continue;
-      handled++;
-      assert.equal(k.status, signal === 'SIGINT' ? 130 : 143, `#${i} ${signal}: exit ${k.status}\n${k.stderr}`);
-      assert.deepEqual(leftovers(out), [], `#${i} ${signal}: left behind`);
-      assert.deepEqual(badBlobs(out), []);
+      if (handledByExport(k, signal)) {
+        handled[signal]++;
+        assert.equal(k.status, signal === 'SIGINT' ? 130 : 143, `${what}: exit ${k.status} (signal ${k.signal})\n${k.stderr}`);
+        assert.match(k.stderr, /interrupted/);
+        assert.deepEqual(leftovers(out), [], `${what}: temp files or the lock left behind`);
+        // the first interrupted run of each signal is also validated and resumed
+        if (!reran.has(signal)) {
+          reran.add(signal);
+          await checkAsItStands(out, what);
+          await rerunAndCompare(out, what);
+        }
+      }
+      assert.deepEqual(badBlobs(out), [], `${what}: a partial blob under a digest name`);
       rmSync(out, { recursive: true, force: true });
     }
-    assert.ok(handled >= 2, `only ${handled} of 8 signals landed while the export ran`);
+    assert.ok(handled.SIGINT >= 1 && handled.SIGTERM >= 1, `too few signals landed while the export ran: ${JSON.stringify(handled)}`);
   });
 
-  it('no signal ended in a crash of the worker teardown', {
-    todo: 'src/engine/pool.ts createLayerPool: terminating a piscina worker while it is still loading workers/layer-worker.js (piscina require()s the ESM file: require(esm) on Node 20.19+) aborts the whole process with "FATAL ERROR: v8::Module::IsGraphAsync" (SIGABRT instead of exit 130/143; about 1 in 30 SIGINTs sent right after the first temp blob appears, --jobs 8). Passing execArgv: [...process.execArgv, "--no-experimental-require-module"] to Piscina makes it fall back to import(): 0 crashes in 120 such runs',
-  }, () => {
+  it('no signal ended in a crash of the worker teardown (workers load without require(esm), see src/engine/pool.ts)', () => {
     assert.equal(teardownCrashes, 0, `${teardownCrashes} signal(s) ended in the teardown crash`);
   });
 
@@ -241,7 +229,7 @@ describe('crash safety', { skip: tools }, () => {
     assert.equal(rr.status, 0, rr.stderr);
     const tarMs = rr.ms;
     const refBytes = readFileSync(refTar);
-    for (let i = 0; i < 3; i++) {
+    for (let i = 0; i < 2; i++) {
       const dir = join(work, `tar-${i}`);
       const out = join(dir, 'image.tar');
       run('mkdir', ['-p', dir]);
