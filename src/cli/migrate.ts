@@ -12,6 +12,7 @@ import { createMigrateProgress } from '../migrate/progress.js';
 import { reportJson, type MigrateHostReport, type MigrateReport } from '../migrate/report.js';
 import { runMigration } from '../migrate/run.js';
 import { humanSize, parseCommandArgs, printJson } from './args.js';
+import { stopLayerWorkers } from '../export/export.js';
 import { removeOwnTempFiles } from './signals.js';
 
 const USAGE = `usage: legacy2oci migrate [CONFIG] [--dry-run] [--verify] [--json] [--quiet]
@@ -24,10 +25,22 @@ const USAGE = `usage: legacy2oci migrate [CONFIG] [--dry-run] [--verify] [--json
 
 function installSignals(cfg: MigrateConfig): () => void {
   const dirs = [...new Set([cfg.output, ...cfg.hosts.map((h) => h.layout)])];
-  const onSignal = (signal: NodeJS.Signals) => {
+  let stopping = false;
+  const cleanup = () => {
     for (const d of dirs) removeOwnTempFiles(d);
-    process.stderr.write(`\ninterrupted (${signal}); temp files removed, a rerun resumes from the journal\n`);
-    process.exit(signal === 'SIGINT' ? EXIT.SIGINT : EXIT.SIGTERM);
+  };
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) return; // a second Ctrl-C while cleaning up changes nothing
+    stopping = true;
+    const finish = () => {
+      cleanup();
+      process.stderr.write(`\ninterrupted (${signal}); temp files removed, a rerun resumes from the journal\n`);
+      process.exit(signal === 'SIGINT' ? EXIT.SIGINT : EXIT.SIGTERM);
+    };
+    // As export does (signals.ts): clean up at once, stop the layer worker threads (one could be
+    // about to create another temp file), then clean up again before exiting.
+    cleanup();
+    stopLayerWorkers().then(finish, finish);
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);

@@ -274,11 +274,9 @@ const rootCases: RootCase[] = [
   {
     name: 'perm-dir-in-path', unprivileged: true, trap: 'a dir mode 000 above a file tar-split names (srv/ → srv/data/file)', make: (c) => chmodSync(join(c.root, 'aufs/diff', BASE_ID, 'srv'), 0),
     runs: [exp(BASE_REF, 1, 'E_LAYER_READ')],
-    todo: 'src/tar/tarsplit/confined-file.ts ConfinedFileOpener.open: the lstat of srv/data (below an unsearchable srv/) throws a raw EACCES, so the layer fails with E_LAYER_INTERNAL (no regeneration attempted, no E_LAYER_READ naming the file)',
   },
   {
     name: 'perm-diff-dir', unprivileged: true, trap: 'aufs/diff/<id> mode 000', make: (c) => chmodSync(join(c.root, 'aufs/diff', BASE_ID), 0), runs: [exp(BASE_REF, 1, 'E_LAYER_READ')],
-    todo: 'src/tar/tarsplit/confined-file.ts ConfinedFileOpener.open: the lstat of the first directory (bin/) inside an unreadable diff dir throws a raw EACCES: the layer fails with E_LAYER_INTERNAL instead of E_LAYER_READ (or a fallback)',
   },
   { name: 'perm-tardata', unprivileged: true, trap: 'tar-data.json.gz mode 000 (regenerated, with a warning)', make: (c) => chmodSync(join(c.root, 'graph', BASE_ID, 'tar-data.json.gz'), 0), runs: [ls(0, undefined, imageProblem(BASE_ID, 'W_TAR_SPLIT_UNREADABLE')), exp(BASE_REF, 0, undefined, (r, j) => { assert.equal(j.images[0].layers[0].source, 'regenerated'); assert.match(r.stderr, /regenerated/); })] },
   { name: 'perm-json', unprivileged: true, trap: 'graph/<id>/json mode 000', make: (c) => chmodSync(join(c.root, 'graph', BASE_ID, 'json'), 0), runs: [ls(1, undefined, imageProblem(BASE_ID, 'E_PERMISSION')), exp(BASE_REF, 1, 'E_PERMISSION')] },

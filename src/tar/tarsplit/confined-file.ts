@@ -4,7 +4,7 @@
 // anywhere), the file itself must be a regular file (a FIFO or device is never opened), and it is
 // opened with O_NOFOLLOW|O_NONBLOCK so a swap after the lstat cannot block or follow a link.
 // The source root is an offline copy; the check-then-open window is closed by comparing dev/ino.
-import { closeSync, constants as fsc, fstatSync, lstatSync, openSync } from 'node:fs';
+import { closeSync, constants as fsc, fstatSync, lstatSync, openSync, type Stats } from 'node:fs';
 import { displayName } from '../sink.js';
 import { TarSplitUnusableError } from './unusable.js';
 
@@ -70,6 +70,14 @@ export class ConfinedFileOpener {
     return Buffer.concat(pieces);
   }
 
+  private lstatOrRefuse(path: Buffer, shown: string): Stats | undefined {
+    try {
+      return lstatSync(path, { throwIfNoEntry: false });
+    } catch (err) {
+      throw new TarSplitUnusableError(`cannot stat the path of ${shown} (${(err as NodeJS.ErrnoException).code ?? err})`);
+    }
+  }
+
   /** Open `name` for reading; throws TarSplitUnusableError with the reason when it is not a plain regular file inside the dir. */
   open(name: Buffer): OpenedFile {
     const shown = displayName(name);
@@ -82,7 +90,10 @@ export class ConfinedFileOpener {
     for (let i = 0; i < parts.length - 1; i++) {
       key = i === 0 ? parts[0].toString('latin1') : key + '/' + parts[i].toString('latin1');
       if (this.checkedDirs.has(key)) continue;
-      const st = lstatSync(this.path(parts, i + 1), { throwIfNoEntry: false });
+      // EACCES (an unsearchable dir), ENAMETOOLONG, ELOOP, ENOTDIR: the name cannot be served
+      // from this dir, so the tar-split data is unusable here; regeneration then reports the
+      // same obstacle, if it is one, as a read error naming the path.
+      const st = this.lstatOrRefuse(this.path(parts, i + 1), shown);
       if (!st) throw new TarSplitUnusableError(`missing file ${shown}`);
       if (st.isSymbolicLink()) throw new TarSplitUnusableError(`symlinked directory in the path of ${shown}`);
       if (!st.isDirectory()) throw new TarSplitUnusableError(`not a directory in the path of ${shown}`);
@@ -90,12 +101,7 @@ export class ConfinedFileOpener {
     }
 
     const full = this.path(parts, parts.length);
-    let st;
-    try {
-      st = lstatSync(full, { throwIfNoEntry: false });
-    } catch (err) {
-      throw new TarSplitUnusableError(`cannot stat ${shown} (${(err as NodeJS.ErrnoException).code ?? err})`);
-    }
+    const st = this.lstatOrRefuse(full, shown);
     if (!st) throw new TarSplitUnusableError(`missing file ${shown}`);
     if (st.isSymbolicLink()) throw new TarSplitUnusableError(`${shown} is a symlink, not a regular file`);
     if (!st.isFile()) throw new TarSplitUnusableError(`${shown} is not a regular file`);

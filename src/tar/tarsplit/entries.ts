@@ -26,6 +26,40 @@ export type TarSplitEntry =
 /** A line longer than this is refused (headers with huge PAX records would still fit). */
 export const MAX_LINE_BYTES = 32 * 1024 * 1024;
 
+/**
+ * Lines that add nothing to the tar (blank lines, segments with an empty payload) are tolerated
+ * the way Go's json.Decoder tolerates them, but only a few in a row: tar-split writes at most a
+ * couple between two headers, and without a cap a small gzip of "\n" or `{"type":2}` lines would be
+ * decompressed and scanned for minutes while adding no byte any entry could need.
+ */
+export const MAX_IDLE_LINES = 4096;
+export const MAX_IDLE_BYTES = 1024 * 1024;
+
+/** Counts consecutive lines that produce no tar bytes; throws once there are too many. */
+class IdleLines {
+  private lines = 0;
+  private bytes = 0;
+
+  /** a line that yields nothing (blank) or an entry without bytes */
+  idle(lineNo: number, length: number): void {
+    this.lines++;
+    this.bytes += length + 1;
+    if (this.lines > MAX_IDLE_LINES || this.bytes > MAX_IDLE_BYTES) {
+      throw new TarSplitUnusableError(`${this.lines} lines in a row without tar data (up to line ${lineNo}): not tar-split output`);
+    }
+  }
+
+  reset(): void {
+    this.lines = 0;
+    this.bytes = 0;
+  }
+}
+
+/** An entry that contributes bytes to the tar (a header/padding segment, or a file with a body). */
+function carriesData(entry: TarSplitEntry): boolean {
+  return entry.type === 'segment' ? entry.payload.length > 0 : entry.size > 0 || entry.name.length > 0;
+}
+
 const BASE64_RE = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
 function decodeBase64(value: unknown, what: string, lineNo: number): Buffer | null {
@@ -118,6 +152,14 @@ export async function* readTarSplitEntries(path: string): AsyncGenerator<TarSpli
   let carry: Buffer[] = [];
   let carryLen = 0;
   let lineNo = 0;
+  const idle = new IdleLines();
+  const take = (line: Buffer): TarSplitEntry | null => {
+    lineNo++;
+    const entry = parseLine(line, lineNo);
+    if (entry && carriesData(entry)) idle.reset();
+    else idle.idle(lineNo, line.length);
+    return entry;
+  };
   try {
     try {
       for await (const chunk of gunzip as AsyncIterable<Buffer>) {
@@ -133,8 +175,7 @@ export async function* readTarSplitEntries(path: string): AsyncGenerator<TarSpli
             carryLen = 0;
           }
           start = nl + 1;
-          lineNo++;
-          const entry = parseLine(line, lineNo);
+          const entry = take(line);
           if (entry) yield entry;
         }
         if (start < chunk.length) {
@@ -149,8 +190,7 @@ export async function* readTarSplitEntries(path: string): AsyncGenerator<TarSpli
       throw new TarSplitUnusableError(describeIoError(err), path, err);
     }
     if (carryLen > 0) {
-      lineNo++;
-      const entry = parseLine(Buffer.concat(carry), lineNo);
+      const entry = take(Buffer.concat(carry));
       if (entry) yield entry;
     }
   } finally {
