@@ -55,7 +55,10 @@ export class LayerPipeline implements TarSink {
     this.identity = spec.algorithm === 'none';
     this.blob = BlobWriter.open(outDir, { hash: !this.identity });
     try {
-      this.compressor = createCompressor(spec, (out) => this.blob.write(out), { threads });
+      const fd = this.blob.externalFd;
+      const fifoPath = this.blob.siblingTempPath('fifo');
+      const outputFile = fd !== null && fifoPath !== null ? { fd, fifoPath } : undefined;
+      this.compressor = createCompressor(spec, (out) => this.blob.write(out), { threads, ...(outputFile ? { outputFile } : {}) });
     } catch (err) {
       this.blob.abort();
       throw err;
@@ -119,6 +122,7 @@ export class LayerPipeline implements TarSink {
       }
       await this.compressor.end();
       if (this.failure) throw this.failure;
+      if (this.compressor.writesOutputFile) this.blob.adoptWrittenBytes(this.chunk);
       const diffID = `sha256:${this.diffHash.digest('hex')}`;
       const blob = this.blob.finish(this.identity ? diffID : undefined);
       return {

@@ -34,7 +34,7 @@ export interface BlobInfo {
 
 /** Prefix of every temp file; removeStaleTemps() only ever deletes names starting with it. */
 export const TEMP_PREFIX = '.tmp-';
-const TEMP_RE = /^\.tmp-(\d+)-(\d+)-[0-9a-f]+$/;
+const TEMP_RE = /^\.tmp-(\d+)-(\d+)-[0-9a-f]+(?:\.fifo)?$/;
 const READ_CHUNK = 1024 * 1024;
 
 export function blobsDir(outDir: string): string {
@@ -166,6 +166,46 @@ export class BlobWriter {
     return this.bytes;
   }
 
+  /**
+   * Where a child process may write the blob's bytes itself (its stdout): the temp file's fd,
+   * or null when nothing is written (hash only). Call adoptWrittenBytes() once it is done.
+   */
+  get externalFd(): number | null {
+    return this.done ? null : this.fd;
+  }
+
+  /** A temp path beside the blob's temp file (same cleanup rules), e.g. for a FIFO. */
+  siblingTempPath(suffix: string): string | null {
+    return this.tempPath === null ? null : `${this.tempPath}.${suffix}`;
+  }
+
+  /**
+   * The temp file was filled through externalFd by someone else: hash and count what it holds
+   * (read back from the page cache), as if it had come through write().
+   */
+  adoptWrittenBytes(readBuffer: Buffer = Buffer.allocUnsafe(1024 * 1024)): void {
+    if (this.done || this.fd === null || this.tempPath === null) throw new OutputError('E_BLOB_CLOSED', 'nothing to adopt');
+    let rfd: number;
+    try {
+      rfd = openSync(this.tempPath, fsc.O_RDONLY | fsc.O_NOFOLLOW);
+    } catch (err) {
+      throw outputError('cannot read back', this.tempPath, err);
+    }
+    try {
+      this.bytes = 0;
+      for (;;) {
+        const n = readSync(rfd, readBuffer, 0, readBuffer.length, null);
+        if (n === 0) break;
+        this.hash?.update(readBuffer.subarray(0, n));
+        this.bytes += n;
+      }
+    } catch (err) {
+      throw outputError('cannot read back', this.tempPath, err);
+    } finally {
+      closeSync(rfd);
+    }
+  }
+
   write(chunk: Uint8Array): void {
     if (this.done) throw new OutputError('E_BLOB_CLOSED', 'write after finish/abort');
     this.hash?.update(chunk);
@@ -286,7 +326,7 @@ export function removeStaleTemps(outDir: string, opts: { olderThanMs?: number; n
       if (!name.startsWith(TEMP_PREFIX)) continue;
       const path = join(dir, name);
       const st = lstatSync(path, { throwIfNoEntry: false });
-      if (!st || !st.isFile()) continue;
+      if (!st || !(st.isFile() || st.isFIFO())) continue; // FIFOs: see engine/compression/file-child.ts
       const m = TEMP_RE.exec(name);
       const pid = m ? Number(m[1]) : NaN;
       const old = opts.olderThanMs !== undefined && now - st.mtimeMs > opts.olderThanMs;

@@ -2,7 +2,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -158,6 +158,39 @@ describe('compressors', () => {
     } finally {
       process.env.PATH = saved;
     }
+  });
+
+  test('spawned engines writing straight into the blob file (FIFO in, file out) give the bytes of the pipe mode and leave no temp or FIFO behind', { skip: needTools('igzip', 'zstd') }, async () => {
+    for (const spec of [{ algorithm: 'gzip', level: 3, engine: 'igzip' }, { algorithm: 'zstd', level: 3 }] as CompressionSpec[]) {
+      const dir = join(work, `file-mode-${spec.algorithm}`);
+      const inFile = await pipe(data, spec, dir, [COALESCE_BYTES, 7, 300_000]);
+      const inPipe = await pipe(data, spec, null, [COALESCE_BYTES]);
+      assert.equal(inFile.digest, inPipe.digest, spec.algorithm);
+      assert.equal(inFile.size, inPipe.size, spec.algorithm);
+      assert.deepEqual(readdirSync(join(dir, 'blobs', 'sha256')), [inFile.digest.slice(7)], 'only the blob is left');
+    }
+    // a PATH with the shell and mkfifo but no igzip: the child exits 127
+    const bin = join(work, 'sh-only');
+    mkdirSync(bin);
+    for (const tool of ['sh', 'mkfifo']) symlinkSync(run('sh', ['-c', `command -v ${tool}`]).toString().trim(), join(bin, tool));
+    const saved = process.env.PATH;
+    process.env.PATH = bin;
+    const dir = join(work, 'file-mode-missing');
+    try {
+      const p = new LayerPipeline(dir, { algorithm: 'gzip', level: 3, engine: 'igzip' });
+      await assert.rejects(async () => {
+        try {
+          await p.write(data);
+          await p.finish();
+        } catch (err) {
+          p.abort(); // what processLayer does with a failed layer
+          throw err;
+        }
+      }, (err: unknown) => err instanceof LayerError && err.code === 'E_COMPRESSOR_MISSING' && /isal/.test(err.message));
+    } finally {
+      process.env.PATH = saved;
+    }
+    assert.deepEqual(readdirSync(join(dir, 'blobs', 'sha256')), [], 'no temp file or FIFO after a failure');
   });
 
   test('empty input', async () => {

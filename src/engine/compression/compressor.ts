@@ -13,6 +13,8 @@ export interface Compressor {
    * output: compressors that cut their input into blocks do it themselves, by a fixed size.
    */
   readonly inputChunkBytes?: number;
+  /** the output went straight into CompressorOptions.outputFile; onData was never called */
+  readonly writesOutputFile?: boolean;
   /**
    * Take `chunk` until `release(chunk)` is called (then the caller may reuse its memory).
    * Returns a promise only when the caller should wait (backpressure).
@@ -33,4 +35,10 @@ export interface CompressorOptions {
    * on it.
    */
   threads: number;
+  /**
+   * The blob's temp file, for engines that run as a child process: it writes its output there
+   * itself (file-child.ts) instead of handing it back through onData. The caller then reads the
+   * file back to hash it (BlobWriter.adoptWrittenBytes) when `writesOutputFile` is set.
+   */
+  outputFile?: { fd: number; fifoPath: string };
 }

@@ -9,17 +9,34 @@
 // It runs on one core beside the worker (which reads, checks and hashes on its own core);
 // the output does not depend on --jobs.
 import type { Compressor, CompressorOptions, OnCompressedData } from './compressor.js';
+import { writeSync } from 'node:fs';
+import { createFileChildCompressor } from './file-child.js';
 import { createSpawnedCompressor } from './spawned.js';
 
 export const IGZIP_BINARY = 'igzip';
 /** Offset of the OS byte in the 10-byte gzip header (RFC 1952). */
 const GZIP_OS_OFFSET = 9;
+const OS_UNKNOWN = Buffer.from([0xff]);
 
 export function igzipArgs(level: number): string[] {
   return ['-c', `-${level}`, '-n', '-q'];
 }
 
-export function createIgzipCompressor(level: number, onData: OnCompressedData, _opts: CompressorOptions = { threads: 1 }): Compressor {
+export function createIgzipCompressor(level: number, onData: OnCompressedData, opts: CompressorOptions = { threads: 1 }): Compressor {
+  const file = opts.outputFile;
+  if (file) {
+    return createFileChildCompressor({
+      binary: IGZIP_BINARY,
+      args: igzipArgs(level),
+      label: `igzip:${level}`,
+      installHint: 'apt-get install isal',
+      outFd: file.fd,
+      fifoPath: file.fifoPath,
+      onFinished: () => {
+        writeSync(file.fd, OS_UNKNOWN, 0, 1, GZIP_OS_OFFSET);
+      },
+    });
+  }
   return createSpawnedCompressor({
     binary: IGZIP_BINARY,
     args: igzipArgs(level),

@@ -6,6 +6,7 @@
 // overridden by the flags.
 import { availableParallelism } from 'node:os';
 import type { Compressor, CompressorOptions, OnCompressedData } from './compressor.js';
+import { createFileChildCompressor } from './file-child.js';
 import { createSpawnedCompressor } from './spawned.js';
 
 export const ZSTD_BINARY = 'zstd';
@@ -17,6 +18,17 @@ export function zstdArgs(level: number, threads = 1): string[] {
 }
 
 export function createZstdCompressor(level: number, onData: OnCompressedData, opts: CompressorOptions = { threads: 1 }): Compressor {
+  const file = opts.outputFile;
+  if (file) {
+    return createFileChildCompressor({
+      binary: ZSTD_BINARY,
+      args: zstdArgs(level, opts.threads),
+      label: `zstd-cli:${level}`,
+      installHint: 'apt-get install zstd',
+      outFd: file.fd,
+      fifoPath: file.fifoPath,
+    });
+  }
   return createSpawnedCompressor({
     binary: ZSTD_BINARY,
     args: zstdArgs(level, opts.threads),

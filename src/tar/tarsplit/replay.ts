@@ -36,7 +36,6 @@ export async function replayTarSplit(input: ReplayInput, sink: TarSink): Promise
   const opener = new ConfinedFileOpener(input.diffDir);
   const seenNames = new Set<string>();
   const buf = input.readBuffer ?? Buffer.allocUnsafe(DEFAULT_READ_BUFFER);
-  const probe = Buffer.allocUnsafe(1);
   const stats: ReplayStats = { entries: 0, payloadBytes: 0, tarBytes: 0 };
   let legacyV094 = false;
 
@@ -88,20 +87,23 @@ export async function replayTarSplit(input: ReplayInput, sink: TarSink): Promise
       const crc = new Crc64();
       let left = entry.size;
       while (left > 0) {
+        // The last read asks for one byte more than should be left: getting it means the file
+        // grew; getting exactly the rest means it ends there (a short read of a regular file is
+        // its end). One read per small file instead of a read plus an end-of-file probe.
         let n: number;
         try {
-          n = readSync(fd, buf, 0, Math.min(buf.length, left), null);
+          n = readSync(fd, buf, 0, Math.min(buf.length, left + 1), null);
         } catch (err) {
           throw new TarSplitUnusableError(`cannot read ${shown} (${(err as NodeJS.ErrnoException).code ?? err})`);
         }
         if (n === 0) throw new TarSplitUnusableError(`${shown} is shorter than recorded (changed while reading)`);
+        if (n > left) throw new TarSplitUnusableError(`${shown} is longer than recorded (changed while reading)`);
         crc.update(buf, 0, n);
         left -= n;
         stats.tarBytes += n;
         const wait = sink.write(buf.subarray(0, n));
         if (wait) await wait;
       }
-      if (readSync(fd, probe, 0, 1, null) !== 0) throw new TarSplitUnusableError(`${shown} is longer than recorded (changed while reading)`);
       if (!crc.digest().equals(entry.crc)) throw new TarSplitUnusableError(`crc mismatch for ${shown}`);
     } finally {
       closeSync(fd);

@@ -1,0 +1,194 @@
+// A spawned compressor (igzip, zstd) that writes its output straight into the blob's temp file,
+// fed through a FIFO with blocking writes. Why not the child's stdin/stdout pipes (spawned.ts)?
+// Those are sockets the event loop serves: the layer worker produces the tar synchronously, so
+// every chunk had to wait for an event-loop turn in both directions, the two sides took turns
+// instead of running at once, and the compressed bytes crossed into JavaScript only to be
+// written back out. Here the worker writes synchronously, waiting (briefly sleeping) while the
+// FIFO is full, and the child runs on the other core; the compressed bytes never enter this
+// process (the blob writer hashes the finished file once, from the page cache).
+//
+// The FIFO is made by the child's shell (Node has no mkfifo) next to the temp blob, named like
+// every temp file of this process (.tmp-<pid>-…, removed by the signal handler and by stale-temp
+// cleanup), and unlinked as soon as both ends are open.
+import { spawn } from 'node:child_process';
+import { closeSync, constants as fsc, openSync, unlinkSync, writeSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { LayerError } from '../../errors.js';
+import type { Compressor } from './compressor.js';
+import { toolVersion } from './spawned.js';
+
+/** Waits while the FIFO is full: from 0.05 ms, doubling up to 1 ms. */
+const MIN_PAUSE_MS = 0.05;
+const MAX_PAUSE_MS = 1;
+const PAUSE = new Int32Array(new SharedArrayBuffer(4));
+/** How long the child may take to open its end of the FIFO. */
+const OPEN_TIMEOUT_MS = 30_000;
+/** sh exit codes of our own: the FIFO could not be made / opened. */
+const EXIT_MKFIFO = 97;
+const EXIT_OPEN = 98;
+const EXIT_NOT_FOUND = 127;
+
+// $1: FIFO path; the rest: the command. exec replaces the shell, so the child is the compressor.
+const SHELL = `mkfifo -m 600 -- "$1" || exit ${EXIT_MKFIFO}; exec <"$1" || exit ${EXIT_OPEN}; shift; exec "$@"`;
+
+export interface FileChildSpec {
+  binary: string;
+  args: string[];
+  /** engine:level, the version is appended */
+  label: string;
+  installHint: string;
+  /** the temp blob file, open for writing at offset 0: the child's stdout */
+  outFd: number;
+  /** path for the FIFO (a temp name in the blob dir) */
+  fifoPath: string;
+  /** called once the child has exited with 0 and every output byte is in the file */
+  onFinished?: () => void;
+}
+
+export function createFileChildCompressor(spec: FileChildSpec): Compressor {
+  const tool = spec.binary;
+  const child = spawn('sh', ['-c', SHELL, 'sh', spec.fifoPath, spec.binary, ...spec.args], { stdio: ['ignore', spec.outFd, 'pipe'] });
+  let stderr = '';
+  child.stderr!.setEncoding('utf8');
+  child.stderr!.on('data', (s: string) => {
+    if (stderr.length < 4096) stderr += s;
+  });
+  const removeFifo = (): void => {
+    try {
+      unlinkSync(spec.fifoPath);
+    } catch {
+      /* not made yet, or already removed */
+    }
+  };
+
+  let exit: { code: number | null; signal: NodeJS.Signals | null } | null = null;
+  let spawnError: Error | null = null;
+  const exited = new Promise<void>((resolve) => {
+    child.once('error', (err) => {
+      spawnError = err;
+      resolve();
+    });
+    child.once('close', (code, signal) => {
+      exit = { code, signal };
+      removeFifo(); // a child killed between its mkfifo and our open leaves it behind
+      resolve();
+    });
+  });
+
+  const failure = (what?: unknown): LayerError => {
+    if (spawnError) return new LayerError('E_COMPRESSOR_FAILED', `cannot start ${tool}: ${spawnError.message}`, undefined, spawnError);
+    if (exit?.code === EXIT_NOT_FOUND) return new LayerError('E_COMPRESSOR_MISSING', `this compression needs the ${tool} command (${spec.installHint})`);
+    const detail = stderr.trim() ? ` (${stderr.trim().split('\n').slice(-2).join(' | ')})` : '';
+    if (exit?.code === EXIT_MKFIFO || exit?.code === EXIT_OPEN) return new LayerError('E_COMPRESSOR_FAILED', `cannot make the pipe for ${tool} at ${spec.fifoPath}${detail}`);
+    const how = exit ? `exited with ${exit.code ?? exit.signal}` : `failed: ${(what as Error)?.message ?? what}`;
+    return new LayerError('E_COMPRESSOR_FAILED', `${tool} ${how}${detail}`, undefined, what);
+  };
+
+  let fd: number | null = null;
+  let opening: Promise<void> | null = null;
+  let dead = false;
+
+  /**
+   * Open the writing end, non-blocking: it succeeds once the child (blocked in its own open)
+   * counts as a reader. A second, blocking open would be simpler to write to, but it waits
+   * forever if the child has already gone (a compressor that fails at once), so this one fd
+   * is kept and a full FIFO is waited out in writeAll.
+   */
+  const open = async (): Promise<void> => {
+    const started = Date.now();
+    for (;;) {
+      if (exit || spawnError) throw failure();
+      try {
+        fd = openSync(spec.fifoPath, fsc.O_WRONLY | fsc.O_NONBLOCK | fsc.O_NOFOLLOW);
+        removeFifo();
+        return;
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code !== 'ENOENT' && code !== 'ENXIO') throw failure(err);
+      }
+      if (Date.now() - started > OPEN_TIMEOUT_MS) throw new LayerError('E_COMPRESSOR_FAILED', `${tool} did not start within ${OPEN_TIMEOUT_MS / 1000} s`);
+      await sleep(1);
+    }
+  };
+
+  /**
+   * Write all of `chunk`, waiting while the FIFO is full (EAGAIN): the child drains 64 KiB in a
+   * fraction of a millisecond, so short sleeps keep it fed without spinning. A child that died
+   * makes the write fail with EPIPE, never hang.
+   */
+  const writeAll = (chunk: Buffer): void => {
+    let off = 0;
+    let pause = MIN_PAUSE_MS;
+    try {
+      while (off < chunk.length) {
+        try {
+          off += writeSync(fd!, chunk, off, chunk.length - off);
+          pause = MIN_PAUSE_MS;
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
+          Atomics.wait(PAUSE, 0, 0, pause);
+          pause = Math.min(MAX_PAUSE_MS, pause * 2);
+        }
+      }
+    } catch (err) {
+      dead = true;
+      throw err; // EPIPE: the child died; end() or the caller reports why
+    }
+  };
+
+  const kill = (): void => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  };
+
+  return {
+    name: `${spec.label}@${toolVersion(spec.binary) ?? 'unknown'}`,
+    writesOutputFile: true,
+    write(chunk: Buffer, release?: (chunk: Buffer) => void) {
+      if (dead) return exited.then(() => Promise.reject(failure()));
+      if (fd === null) {
+        opening ??= open();
+        return opening.then(() => {
+          writeAll(chunk);
+          release?.(chunk);
+        }).catch(async (err) => {
+          dead = true;
+          kill();
+          await exited;
+          throw err instanceof LayerError ? err : failure(err);
+        });
+      }
+      try {
+        writeAll(chunk);
+      } catch (err) {
+        kill();
+        return exited.then(() => Promise.reject(failure(err)));
+      }
+      release?.(chunk);
+      return undefined;
+    },
+    async end() {
+      if (fd === null && !dead) await (opening ??= open());
+      if (fd !== null) {
+        closeSync(fd);
+        fd = null;
+      }
+      await exited;
+      removeFifo();
+      if (spawnError || !exit || exit.code !== 0) throw failure();
+      spec.onFinished?.();
+    },
+    abort() {
+      dead = true;
+      if (fd !== null) {
+        try {
+          closeSync(fd);
+        } catch {
+          /* closed */
+        }
+        fd = null;
+      }
+      kill();
+      removeFifo();
+    },
+  };
+}
