@@ -12,11 +12,10 @@
 //                changed (listed) or the metadata is damaged; regenerated, so its diffID differs
 //                from the original. Any corrupt layer makes `check` exit 1.
 import { availableParallelism } from 'node:os';
-import { join } from 'node:path';
 import { L2OError, describeError } from '../errors.js';
 import { createLayerPool, type LayerPool } from '../engine/pool.js';
-import { makeDockerConfig } from '../oci/docker-config.js';
-import { planExport, type ExportPlan, type FailedImage } from '../plan/plan.js';
+import { dockerConfigOf } from '../export/assemble.js';
+import { layerTaskFields, planExport, type ExportPlan, type FailedImage } from '../plan/plan.js';
 import { openStore, type LegacyStore, type Problem } from '../store/index.js';
 import type { CheckedLayer } from './check-worker.js';
 import type { ChangedFile } from './diagnose.js';
@@ -157,7 +156,7 @@ async function check(opts: CheckOptions, pool: LayerPool, started: number): Prom
           id: layer.id,
           diffDir: layer.diffDir,
           tarDataPath: layer.tarDataPath,
-          driver: 'aufs',
+          ...layerTaskFields(layer),
           outDir: null,
           compression: { algorithm: 'none' },
         })) as CheckedLayer;
@@ -181,11 +180,8 @@ async function check(opts: CheckOptions, pool: LayerPool, started: number): Prom
     const layers = img.chain.map((id) => layerReports.get(id)!);
     const diffIDs = layers.map((l) => l.diffID);
     try {
-      const docker = makeDockerConfig(
-        img.chain.map((id) => store.layers.get(id)!.json!),
-        diffIDs,
-        { names: img.chain.map((id) => join(store.root, 'graph', id, 'json')) },
-      );
+      // a legacy image gets its Docker 1.10 config computed; a 1.10+ image has it stored
+      const docker = dockerConfigOf(store, img, layers);
       const status = layers.reduce<LayerStatus>((s, l) => (SEVERITY[l.status] > SEVERITY[s] ? l.status : s), 'ok');
       report.images.push({ legacyId: img.id, refs: img.names, requested: img.requested, dockerImageID: docker.imageID, chainIDs: docker.chainIDs, diffIDs, layers: img.chain, status });
     } catch (err) {

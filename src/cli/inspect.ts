@@ -8,6 +8,9 @@
 //   "layers": [ { "id", "parent", "parentSource", "created", "createdBy", "size", "diffDir",
 //                 "tarSplit": "ok"|"missing"|"corrupt"|"unreadable", "tarSplitError"?, "checksum",
 //                 "problems": [...] } ] }   // base first
+// Images of a Docker 1.10+ store (and non-aufs graphs) add "store", "driver", "legacyId" at the
+// top and per layer "diffID" (the one layerdb recorded; the layer id is then its ChainID),
+// "cacheId", "driver" and "rules" (aufs|overlay|naive: how it would be regenerated).
 import { createReadStream } from 'node:fs';
 import { createGunzip } from 'node:zlib';
 import { pipeline } from 'node:stream/promises';
@@ -66,6 +69,16 @@ export function v1ConfigSummary(json: Buffer | null) {
   };
 }
 
+/** created_by of the history entries that made a layer (empty_layer not true), in order. */
+function nonEmptyHistory(config: Buffer): Array<{ createdBy: string }> {
+  try {
+    const h = (parseJsonObject(config).history ?? []) as Array<{ created_by?: unknown; empty_layer?: unknown }>;
+    return Array.isArray(h) ? h.filter((e) => e && e.empty_layer !== true).map((e) => ({ createdBy: typeof e.created_by === 'string' ? e.created_by : '' })) : [];
+  } catch {
+    return [];
+  }
+}
+
 export async function runInspect(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommandArgs(argv, { root: { type: 'string' }, json: { type: 'boolean' } }, USAGE);
   if (values.help) { process.stdout.write(USAGE + '\n'); return EXIT.OK; }
@@ -73,9 +86,11 @@ export async function runInspect(argv: string[]): Promise<number> {
   const store = openStore(defaultRoot(values.root as string | undefined));
   const { id } = resolveReference(store, positionals[0]!);
   const image = store.images.get(id)!;
-  const chainIds = image.chain ?? [id];
+  const chainIds = image.chain ?? (store.layers.has(id) ? [id] : []);
+  // 1.10+ images: each non-empty history entry belongs to the next layer
+  const casHistory = image.config ? nonEmptyHistory(image.config) : null;
   const layers = [];
-  for (const lid of chainIds) {
+  for (const [index, lid] of chainIds.entries()) {
     const l = store.layers.get(lid)!;
     const ts = await checkTarSplit(l);
     const problems = [...l.problems];
@@ -85,24 +100,27 @@ export async function runInspect(argv: string[]): Promise<number> {
       parent: l.parent,
       parentSource: l.parentSource,
       created: l.created,
-      createdBy: v1ConfigSummary(l.json).createdBy,
+      createdBy: casHistory ? casHistory[index]?.createdBy ?? '' : v1ConfigSummary(l.json).createdBy,
       size: l.layerSize,
       diffDir: l.diffDir,
       tarSplit: ts.state,
       ...(ts.error ? { tarSplitError: ts.error } : {}),
       checksum: l.checksum,
       problems,
+      ...(store.stores ? { diffID: l.diffID ?? null, cacheId: l.cacheId ?? null, driver: l.driver ?? 'aufs', rules: l.rules ?? 'aufs' } : {}),
     });
   }
   const extraProblems = layers.flatMap((l) => l.problems.filter((p) => p.code === 'W_TAR_SPLIT_CORRUPT'));
   const problems = [...image.problems, ...extraProblems];
   const status = image.status === 'ok' && extraProblems.length > 0 ? 'warning' : image.status;
-  const { summary } = v1ConfigSummary(store.layers.get(id)!.json);
+  const { summary } = v1ConfigSummary(image.config ?? store.layers.get(id)?.json ?? null);
   if (values.json) {
-    printJson({ schemaVersion: 1, root: store.root, id, repoTags: image.tags, repoDigests: image.digests, status, problems, config: summary, layers });
+    const origin = store.stores ? { store: image.store ?? 'graph', driver: image.driver ?? store.driver, legacyId: image.legacyId ?? null } : {};
+    printJson({ schemaVersion: 1, root: store.root, id, ...origin, repoTags: image.tags, repoDigests: image.digests, status, problems, config: summary, layers });
   } else {
     const out: string[] = [];
     out.push(`Image      ${id}`);
+    if (store.stores) out.push(`Store      ${image.store === 'image-store' ? `image/${image.driver} (Docker 1.10+; the id is Docker's image id)` : `graph/${image.driver ?? store.driver} (legacy)`}${image.legacyId ? `, migrated from graph image ${image.legacyId}` : ''}`);
     out.push(`Names      ${[...image.tags, ...image.digests].join(', ') || '<none>'}`);
     out.push(`Status     ${statusCell({ status, problems })}`);
     out.push(`Created    ${summary.created ?? '?'}   docker ${summary.dockerVersion ?? '?'}   ${summary.os ?? '?'}/${summary.architecture ?? '?'}`);

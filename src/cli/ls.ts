@@ -9,6 +9,10 @@
 //                 "problems": [ { "code", "severity": "error"|"warning", "message", "file"? } ] } ],
 //   "containers": [ { "id", "image": 64-hex|null } ], "orphans": [string],
 //   "problems": [ … root-level problems … ] }
+// Roots with a Docker 1.10+ store (image/<driver>/) or a non-aufs graph add
+//   "stores": [ { "kind": "graph"|"image-store", "driver", "images" } ] at the top, and per image
+//   "store": "graph"|"image-store", "driver", and "legacyId" (hybrid roots: the graph id a 1.10+
+//   image was migrated from; it is listed once). An image-store id is Docker's image id (config digest).
 import { EXIT } from '../errors.js';
 import { defaultRoot, openStore, type LegacyImage, type LegacyStore } from '../store/index.js';
 import { formatTable, humanSize, parseCommandArgs, printJson } from './args.js';
@@ -27,6 +31,9 @@ export interface ImageRow {
   intermediate: boolean;
   status: LegacyImage['status'];
   problems: LegacyImage['problems'];
+  store?: LegacyImage['store'];
+  driver?: string;
+  legacyId?: string | null;
 }
 
 /** Sum of layersize over the chain (Docker's "virtual size"); null when any is unknown. */
@@ -50,7 +57,7 @@ export function imageRows(store: LegacyStore, all: boolean): ImageRow[] {
       id: img.id,
       repoTags: [...img.tags].sort(),
       repoDigests: [...img.digests].sort(),
-      created: store.layers.get(img.id)?.created ?? null,
+      created: img.created ?? store.layers.get(img.id)?.created ?? null,
       size: chainSize(store, img),
       layers: img.chain ? img.chain.length : null,
       chain: img.chain,
@@ -58,6 +65,7 @@ export function imageRows(store: LegacyStore, all: boolean): ImageRow[] {
       intermediate: !tagged && img.hasChildren,
       status: img.status,
       problems: img.problems,
+      ...(store.stores ? { store: img.store ?? 'graph', driver: img.driver ?? store.driver, legacyId: img.legacyId ?? null } : {}),
     });
   }
   // Tagged first (by name), then untagged by creation time, newest first, like `docker images`.
@@ -93,6 +101,7 @@ export async function runLs(argv: string[]): Promise<number> {
       schemaVersion: 1,
       root: store.root,
       driver: store.driver,
+      ...(store.stores ? { stores: store.stores } : {}),
       images: rows,
       containers: store.containers.map((c) => ({ id: c.id, image: c.image })),
       orphans: store.orphans,
@@ -100,15 +109,21 @@ export async function runLs(argv: string[]): Promise<number> {
     });
   } else {
     const table: string[][] = [];
+    // hybrid roots: say which store each image comes from
+    const withStore = (store.stores?.length ?? 0) > 1;
     for (const r of rows) {
       const names = r.repoTags.length + r.repoDigests.length > 0 ? [...r.repoTags, ...r.repoDigests] : ['<none>:<none>'];
       for (const name of names) {
         const at = name.indexOf('@');
         const [repo, tag] = at >= 0 ? [name.slice(0, at), '<none>'] : [name.slice(0, name.lastIndexOf(':')), name.slice(name.lastIndexOf(':') + 1)];
-        table.push([repo, tag, r.id.slice(0, 12), createdCell(r.created), humanSize(r.size), r.layers === null ? '?' : String(r.layers), statusCell(r)]);
+        const row = [repo, tag, r.id.slice(0, 12), createdCell(r.created), humanSize(r.size), r.layers === null ? '?' : String(r.layers), statusCell(r)];
+        if (withStore) row.splice(3, 0, r.store === 'image-store' ? `image/${r.driver}` : `graph/${r.driver}`);
+        table.push(row);
       }
     }
-    process.stdout.write(formatTable(['REPOSITORY', 'TAG', 'IMAGE ID', 'CREATED', 'SIZE', 'LAYERS', 'STATUS'], table));
+    const header = ['REPOSITORY', 'TAG', 'IMAGE ID', 'CREATED', 'SIZE', 'LAYERS', 'STATUS'];
+    if (withStore) header.splice(3, 0, 'STORE');
+    process.stdout.write(formatTable(header, table));
   }
   for (const p of store.problems) process.stderr.write(`${p.severity}: ${p.message}\n`);
   // One broken image never hides the others; the exit code says something was wrong.

@@ -18,8 +18,21 @@ export interface LayerTask {
   diffDir: string;
   /** absolute path of graph/<id>/tar-data.json.gz, or null when absent */
   tarDataPath: string | null;
-  /** storage driver the diff dir belongs to: whiteout rules depend on it */
-  driver: 'aufs';
+  /** storage driver the diff dir belongs to (aufs, overlay2, overlay, vfs, btrfs) */
+  driver: 'aufs' | 'overlay2' | 'overlay' | 'vfs' | 'btrfs';
+  /**
+   * How the diff dir is read when the tar is regenerated (default: from the driver): `aufs` and
+   * `overlay` dirs hold the layer's own files with that driver's whiteouts; `naive` dirs hold the
+   * layer's full tree, diffed against `parentDir` (legacy-formats.md §2.7).
+   */
+  rules?: 'aufs' | 'overlay' | 'naive';
+  /** naive rules: the parent layer's full tree (absolute, inside root); null/absent for a base layer */
+  parentDir?: string | null;
+  /**
+   * The diffID the store recorded for this layer (1.10+ layerdb `diff`): a tar-split replay that
+   * does not give it is not trusted, and the layer is regenerated with a reason saying so.
+   */
+  expectedDiffID?: string | null;
   /** OUT directory (blobs/ is created below it); null = hash only, write nothing (check, dry runs) */
   outDir: string | null;
   compression: CompressionSpec;

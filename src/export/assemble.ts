@@ -4,7 +4,7 @@
 import type { LegacyStore } from '../store/index.js';
 import type { ImagePlan } from '../plan/plan.js';
 import type { LayerResult } from '../engine/types.js';
-import { makeDockerConfig, toOciConfig } from '../oci/docker-config.js';
+import { chainIDs, makeDockerConfig, sha256Digest, storedConfig, toOciConfig } from '../oci/docker-config.js';
 import { buildIndexEntry, buildManifest, descriptor, layerDescriptor, manifestAnnotations, type Descriptor, type Platform } from '../oci/manifest.js';
 import { MEDIA_TYPES } from '../oci/media-types.js';
 import { putBlob } from '../oci/blob-store.js';
@@ -36,11 +36,26 @@ function splitName(name: string): { name: string; tag: string } {
   return { name: name.slice(0, colon), tag: name.slice(colon + 1) };
 }
 
-export function assembleImage(store: LegacyStore, img: ImagePlan, layers: LayerResult[], layoutDir: string): AssembledImage {
+/**
+ * The Docker config of an image and its id: computed from v1 json (graph), or as stored (1.10+),
+ * for the layers' actual diffIDs (a 1.10+ config is then changed only if a layer was regenerated).
+ */
+export function dockerConfigOf(store: LegacyStore, img: Pick<ImagePlan, 'id' | 'chain'>, layers: Array<Pick<LayerResult, 'diffID'>>): { configBytes: Buffer; imageID: string; chainIDs: string[]; fixed: string[] } {
+  const stored = store.images.get(img.id)?.config;
+  if (stored) {
+    const s = storedConfig(stored, layers.map((l) => l.diffID));
+    return { configBytes: s.bytes, imageID: sha256Digest(stored), chainIDs: chainIDs(layers.map((l) => l.diffID)), fixed: s.fixed };
+  }
   const chainJson = img.chain.map((id) => store.layers.get(id)!.json!);
   const names = img.chain.map((id) => join(store.root, 'graph', id, 'json'));
   const docker = makeDockerConfig(chainJson, layers.map((l) => l.diffID), { names });
-  const oci = toOciConfig(docker.configBytes);
+  return { configBytes: docker.configBytes, imageID: docker.imageID, chainIDs: docker.chainIDs, fixed: [] };
+}
+
+export function assembleImage(store: LegacyStore, img: ImagePlan, layers: LayerResult[], layoutDir: string): AssembledImage {
+  const docker = dockerConfigOf(store, img, layers);
+  const converted = toOciConfig(docker.configBytes);
+  const oci = { ...converted, fixed: [...docker.fixed, ...converted.fixed] };
   const config = putBlob(layoutDir, oci.bytes);
   const configDesc = descriptor(MEDIA_TYPES.ociConfig, config.digest, config.size);
   const layerDescs = layers.map((l) => layerDescriptor({

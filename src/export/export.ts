@@ -10,7 +10,7 @@ import { mkdirSync, readdirSync, realpathSync, rmSync, statfsSync, existsSync } 
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import { EXIT, L2OError, UsageError, describeError } from '../errors.js';
 import { openStore, type LegacyStore } from '../store/index.js';
-import { planExport, type ExportPlan, type FailedImage, type ImagePlan, type LayerPlan } from '../plan/plan.js';
+import { layerTaskFields, planExport, type ExportPlan, type FailedImage, type ImagePlan, type LayerPlan } from '../plan/plan.js';
 import type { CompressionSpec, LayerResult } from '../engine/types.js';
 import { createLayerPool, type LayerPool } from '../engine/pool.js';
 import { initLayout, removeStaleLayoutTemps, updateIndex } from '../oci/layout.js';
@@ -115,7 +115,7 @@ export function compressionLabel(c: CompressionSpec): string {
  */
 function usedBytesUnder(root: string): number | null {
   let best: number | null = null;
-  for (const p of [root, join(root, 'aufs', 'diff')]) {
+  for (const p of [root, join(root, 'aufs', 'diff'), join(root, 'overlay2'), join(root, 'overlay'), join(root, 'vfs', 'dir'), join(root, 'btrfs', 'subvolumes')]) {
     try {
       const st = statfsSync(p);
       const used = (Number(st.blocks) - Number(st.bfree)) * Number(st.bsize);
@@ -259,7 +259,7 @@ export async function runExport(opts: ExportOptions): Promise<ExportReport> {
         id: layer.id,
         diffDir: layer.diffDir,
         tarDataPath: layer.tarDataPath,
-        driver: 'aufs',
+        ...layerTaskFields(layer),
         outDir: layoutDir,
         compression: opts.compression,
       })).then((r) => {

@@ -23,7 +23,9 @@ import {
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { CompressionSpec, LayerResult } from '../engine/types.js';
-import { formatCompression } from '../engine/compression/registry.js';
+import { compressionAlgorithm, formatCompression } from '../engine/compression/registry.js';
+import { ZLIB_VERSION } from '../engine/compression/gzip.js';
+import { toolVersion } from '../engine/compression/spawned.js';
 import type { LegacyLayer } from '../store/index.js';
 import type { ExportedImage } from './report.js';
 
@@ -57,15 +59,20 @@ function statKey(path: string | null): string {
   return st ? `${st.size}:${st.mtimeNs}` : 'missing';
 }
 
+/** The compression and what implements it, version included: another igzip may give other bytes. */
 function compressionKey(c: CompressionSpec): string {
-  return `${formatCompression(c)}/${c.engine ?? ''}`;
+  const binary = compressionAlgorithm(c).binary;
+  const version = binary ? toolVersion(binary) ?? 'missing' : c.algorithm === 'gzip' ? `zlib-${ZLIB_VERSION}` : '';
+  return `${formatCompression(c)}/${c.engine ?? ''}/${version}`;
 }
 
 /** The journal key of one layer's blob. */
-export function layerKey(rootReal: string, layer: Pick<LegacyLayer, 'id' | 'diffDir' | 'tarDataPath'>, compression: CompressionSpec): string {
+export function layerKey(rootReal: string, layer: Pick<LegacyLayer, 'id' | 'diffDir' | 'tarDataPath' | 'parentDir'>, compression: CompressionSpec): string {
   return sha256(JSON.stringify([
     'layer', JOURNAL_FORMAT, TOOL_VERSION, rootReal, layer.id,
     statKey(layer.tarDataPath), layer.diffDir === null ? 'none' : statKey(layer.diffDir), compressionKey(compression),
+    // a naive-diff layer (vfs, btrfs, overlay v1) is computed against its parent's tree too
+    ...(layer.parentDir ? [statKey(layer.parentDir)] : []),
   ]));
 }
 

@@ -114,6 +114,30 @@ export function makeDockerConfig(chain: readonly Buffer[], diffIDs: readonly str
   };
 }
 
+/**
+ * A 1.10+ store's config (imagedb/content/sha256/<id>): used byte for byte, so its digest stays
+ * the Docker image id. Only when a layer could not be reproduced (regenerated without usable
+ * tar-split data, so its diffID is ours) are rootfs.diff_ids replaced by the layers' real
+ * diffIDs, or the image would not verify; that is reported as a fix, with the Docker id kept.
+ */
+export function storedConfig(config: Buffer, diffIDs: readonly string[]): { bytes: Buffer; fixed: string[] } {
+  const c = parseObjectRaw(config);
+  const rootfs = c.get('rootfs');
+  let stored: string[] | null = null;
+  if (rootfs !== undefined) {
+    try {
+      const v = JSON.parse(rootfs.toString('utf8')) as { diff_ids?: unknown };
+      stored = Array.isArray(v.diff_ids) ? v.diff_ids.map(String) : v.diff_ids === undefined || v.diff_ids === null ? [] : null;
+    } catch {
+      stored = null;
+    }
+  }
+  if (stored !== null && stored.length === diffIDs.length && stored.every((d, i) => d === diffIDs[i])) return { bytes: config, fixed: [] };
+  const changed = stored === null ? diffIDs.length : diffIDs.filter((d, i) => stored![i] !== d).length;
+  c.set('rootfs', marshalRootFS(diffIDs));
+  return { bytes: marshalSortedObject(c), fixed: [`rootfs.diff_ids: ${changed} regenerated layer${changed === 1 ? '' : 's'} replaced`] };
+}
+
 /** Re-throw a StoreError with the file it is about (message and .file). */
 function withFile<T>(file: string, fn: () => T): T {
   try {

@@ -3,11 +3,12 @@
 
 import { L2OError, UsageError } from '../errors.js';
 import { parseReference, resolveReference, type LegacyStore } from '../store/index.js';
+import type { LayerTask } from '../engine/types.js';
 
 export interface ImagePlan {
-  /** legacy id of the top layer */
+  /** the image's id in the store: the legacy id of its top layer (graph), or Docker's image id (1.10+) */
   id: string;
-  /** legacy layer ids, base → top */
+  /** the store keys of its layers, base → top: graph ids, or ChainIDs (1.10+) */
   chain: string[];
   /** `repo:tag` names for index.json (may be empty: exported by id with no tags) */
   names: string[];
@@ -16,9 +17,18 @@ export interface ImagePlan {
 }
 
 export interface LayerPlan {
+  /** the layer's key in the store: graph id, or ChainID for a 1.10+ store layer */
   id: string;
   diffDir: string;
   tarDataPath: string | null;
+  /** storage driver of diffDir (absent = aufs) */
+  driver?: LayerTask['driver'];
+  /** how diffDir is read when regenerating (absent = the driver's rules) */
+  rules?: LayerTask['rules'];
+  /** naive rules: the parent layer's full tree */
+  parentDir?: string | null;
+  /** the diffID the store recorded (1.10+ layerdb) */
+  expectedDiffID?: string | null;
   /** bytes we expect to read (layersize, else tar-split size × a guess); for ordering and estimates */
   estimate: number;
 }
@@ -94,10 +104,29 @@ export function planExport(store: LegacyStore, refs: string[], opts: PlanOptions
   for (const img of images.values()) for (const lid of img.chain) layerIds.add(lid);
   const layers: LayerPlan[] = [...layerIds].map((id) => {
     const l = store.layers.get(id)!;
-    return { id, diffDir: l.diffDir!, tarDataPath: l.tarDataPath, estimate: layerEstimate(store, id) };
+    const plan: LayerPlan = { id, diffDir: l.diffDir!, tarDataPath: l.tarDataPath, estimate: layerEstimate(store, id) };
+    // graph+aufs layers keep the plain record they always had
+    if (l.driver !== undefined && l.driver !== 'aufs') plan.driver = l.driver as LayerTask['driver'];
+    if (l.rules !== undefined && l.rules !== 'aufs') plan.rules = l.rules;
+    if (l.rules === 'naive') plan.parentDir = l.parentDir ?? null;
+    if (l.diffID) plan.expectedDiffID = l.diffID;
+    return plan;
   });
   layers.sort((a, b) => b.estimate - a.estimate || a.id.localeCompare(b.id));
   const bytesToRead = layers.reduce((s, l) => s + l.estimate, 0);
   const ordered = [...images.values()].sort((a, b) => (a.names[0] ?? a.id).localeCompare(b.names[0] ?? b.id));
   return { images: ordered, layers, failed, bytesToRead };
+}
+
+/**
+ * What a layer task needs besides root/id/diffDir/tarDataPath to read this layer right: its
+ * driver, diff rules, parent tree and recorded diffID (graph+aufs layers: just `driver: 'aufs'`).
+ */
+export function layerTaskFields(layer: LayerPlan): Pick<LayerTask, 'driver' | 'rules' | 'parentDir' | 'expectedDiffID'> {
+  return {
+    driver: layer.driver ?? 'aufs',
+    ...(layer.rules ? { rules: layer.rules } : {}),
+    ...(layer.parentDir !== undefined ? { parentDir: layer.parentDir } : {}),
+    ...(layer.expectedDiffID ? { expectedDiffID: layer.expectedDiffID } : {}),
+  };
 }

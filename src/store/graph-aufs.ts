@@ -7,6 +7,7 @@ import { ID_RE, INIT_LAYER_RE } from '../ids.js';
 import type { LegacyLayer, Problem, TagRecord, ContainerLayers } from './types.js';
 import { MAX_JSON_BYTES, parseJsonObject, readV1Fields, parentIdHex } from './v1-json.js';
 import { normalizeRepository, isValidTag } from './refs.js';
+import { locateDriverLayer } from './drivers.js';
 
 const SMALL_FILE_LIMIT = 64 * 1024;
 
@@ -145,7 +146,7 @@ function graphDirProblem(dir: string, realRoot: string): Problem | null {
 }
 
 /** Read one graph/<id> entry into a record. Never throws for bad content: problems are recorded. */
-export function readLayer(root: string, realRoot: string, id: string): LegacyLayer {
+export function readLayer(root: string, realRoot: string, id: string, driver = 'aufs'): LegacyLayer {
   const problems: Problem[] = [];
   const dir = join(root, 'graph', id);
   const layer: LegacyLayer = {
@@ -215,8 +216,20 @@ export function readLayer(root: string, realRoot: string, id: string): LegacyLay
   if (cr.ok) layer.checksum = cr.bytes.toString('latin1').trim() || null;
 
   locateTarData(dir, layer);
-  layer.diffDir = locateDiffDir(root, realRoot, id, problems);
-  layer.aufsAncestors = readAufsAncestors(root, id, problems);
+  if (driver === 'aufs') {
+    layer.diffDir = locateDiffDir(root, realRoot, id, problems);
+    layer.aufsAncestors = readAufsAncestors(root, id, problems);
+  } else {
+    // vfs, btrfs, overlay v1: the driver dir holds the layer's full tree (or an overlay upper);
+    // the parent's tree is attached once every layer is read (naive diff, legacy-formats.md §2.7)
+    layer.store = 'graph';
+    layer.driver = driver;
+    const located = locateDriverLayer(root, realRoot, driver, id, problems);
+    if (located) {
+      layer.diffDir = located.dir;
+      layer.rules = located.rules;
+    }
+  }
   return layer;
 }
 

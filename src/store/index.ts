@@ -2,12 +2,13 @@
 // `openStore` is the one entry point; the records it returns are plain data (types.ts).
 
 import { realpathSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { RefError } from '../errors.js';
 import { detectRoot } from './detect.js';
 import { classifyDriverLayers, listGraphIds, readLayer, readRepositories } from './graph-aufs.js';
+import { readCasStore } from './cas/index.js';
 import { parseReference } from './refs.js';
-import type { LegacyImage, LegacyLayer, LegacyStore, Problem } from './types.js';
+import type { LegacyImage, LegacyLayer, LegacyStore, Problem, TagRecord } from './types.js';
 
 export * from './types.js';
 export { parseReference, normalizeRepository, fullyQualifiedRepository } from './refs.js';
@@ -64,20 +65,28 @@ function sameList(a: string[], b: string[]): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
-export function openStore(rootArg: string): LegacyStore {
-  const root = resolve(rootArg);
-  const shape = detectRoot(root);
-  const realRoot = realpathSync(root);
-  const problems: Problem[] = [...shape.problems];
+interface GraphPart {
+  layers: Map<string, LegacyLayer>;
+  images: Map<string, LegacyImage>;
+  tags: TagRecord[];
+  containers: LegacyStore['containers'];
+  orphans: string[];
+}
 
+/** The legacy graph/ store with its driver: one image per graph id, chains from the v1 json. */
+function readGraph(root: string, realRoot: string, driver: string, problems: Problem[]): GraphPart {
   const layers = new Map<string, LegacyLayer>();
-  for (const id of listGraphIds(root, problems)) layers.set(id, readLayer(root, realRoot, id));
+  for (const id of listGraphIds(root, problems)) layers.set(id, readLayer(root, realRoot, id, driver));
+  // naive-diff layers are full trees: their changes are read against the parent's tree
+  for (const l of layers.values()) {
+    if (l.rules === 'naive' && l.parent !== null) l.parentDir = layers.get(l.parent)?.diffDir ?? null;
+  }
 
   const chains = resolveChains(layers);
   const children = new Set<string>();
   for (const l of layers.values()) if (l.parent) children.add(l.parent);
 
-  const tags = readRepositories(root, shape.driver, problems);
+  const tags = readRepositories(root, driver, problems);
   const images = new Map<string, LegacyImage>();
   for (const layer of layers.values()) {
     const cr = chains.get(layer.id)!;
@@ -102,29 +111,121 @@ export function openStore(rootArg: string): LegacyStore {
       hasChildren: children.has(layer.id),
       problems: imageProblems,
       status: broken ? 'broken' : imageProblems.length > 0 ? 'warning' : 'ok',
+      ...(driver === 'aufs' ? {} : { store: 'graph' as const, driver, created: layer.created }),
     });
   }
+  return { layers, images, tags, containers: [], orphans: [] };
+}
 
-  const liveTags = [];
+/** Attach tags to images; a tag to an unknown image is a warning (Docker dropped those too). */
+function attachTags(images: Map<string, LegacyImage>, tags: TagRecord[], label: string, file: string, problems: Problem[], seen: Set<string>): TagRecord[] {
+  const live: TagRecord[] = [];
   for (const t of tags) {
+    if (seen.has(t.ref)) continue;
     const img = images.get(t.id);
     if (!img) {
-      problems.push({ code: 'W_TAG_DANGLING', severity: 'warning', message: `repositories-${shape.driver}: ${t.ref} points at ${t.id.slice(0, 12)}, which is not in graph/`, file: `${root}/repositories-${shape.driver}` });
+      problems.push({ code: 'W_TAG_DANGLING', severity: 'warning', message: `${label}: ${t.ref} points at ${t.id.slice(0, 12)}, which is not in ${label.endsWith('repositories.json') ? 'imagedb' : 'graph/'}`, file });
       continue;
     }
+    seen.add(t.ref);
     if (t.tag !== null) img.tags.push(t.ref);
     else img.digests.push(t.ref);
-    liveTags.push(t);
+    live.push(t);
+  }
+  return live;
+}
+
+export function openStore(rootArg: string): LegacyStore {
+  const root = resolve(rootArg);
+  const shape = detectRoot(root);
+  const realRoot = realpathSync(root);
+  const problems: Problem[] = [...shape.problems];
+  const layers = new Map<string, LegacyLayer>();
+  const images = new Map<string, LegacyImage>();
+  const tags: TagRecord[] = [];
+  const seenRefs = new Set<string>();
+  const containers: LegacyStore['containers'] = [];
+  const stores: NonNullable<LegacyStore['stores']> = [];
+  const aliases = new Map<string, string>();
+
+  // 1.10+ stores first: on a hybrid root they are what the daemon used last, and an image
+  // migrated from graph/ is listed once, under its 1.10+ id.
+  const casParts = shape.casDrivers.map((d) => readCasStore(root, realRoot, d));
+  const graph = shape.graphDriver !== null ? readGraph(root, realRoot, shape.graphDriver, problems) : null;
+
+  for (const cas of casParts) {
+    problems.push(...cas.problems);
+    let count = 0;
+    for (const [id, l] of cas.layers) if (!layers.has(id)) layers.set(id, l);
+    for (const [id, img] of cas.images) {
+      if (images.has(id)) {
+        problems.push({ code: 'W_DUPLICATE_IMAGE', severity: 'warning', message: `image ${id.slice(0, 12)} is in image/${images.get(id)!.driver} and image/${cas.driver}; the first is used`, file: cas.storeDir });
+        continue;
+      }
+      images.set(id, img);
+      count++;
+    }
+    tags.push(...attachTags(images, cas.tags, `image/${cas.driver}/repositories.json`, join(cas.storeDir, 'repositories.json'), problems, seenRefs));
+    containers.push(...cas.containers);
+    stores.push({ kind: 'image-store', driver: cas.driver, images: count });
   }
 
-  const { containers, orphans } = classifyDriverLayers(root, new Set(layers.keys()), problems);
-  return { root, driver: shape.driver, driversFound: shape.driversFound, layers, images, tags: liveTags, containers, orphans, problems };
+  if (graph) {
+    // Docker 1.10's migration kept each layer's dir (cache-id = the graph id) and recomputed the
+    // config: a 1.10+ image whose layers' cache-ids are exactly a graph chain IS that graph image.
+    // Several 1.10+ images can share a chain (an ENV-only build adds no layer): the migrated one
+    // also kept the graph image's creation time.
+    const byChain = new Map<string, LegacyImage[]>();
+    for (const img of images.values()) {
+      if (img.store !== 'image-store' || img.driver !== shape.graphDriver || !img.chain || img.chain.length === 0) continue;
+      const key = img.chain.map((lid) => layers.get(lid)?.cacheId ?? '?').join(',');
+      byChain.set(key, [...(byChain.get(key) ?? []), img]);
+    }
+    const sameTime = (a: string | null | undefined, b: string | null | undefined) => Boolean(a && b && Date.parse(a) === Date.parse(b));
+    let count = 0;
+    for (const [id, img] of graph.images) {
+      const candidates = img.chain ? byChain.get(img.chain.join(',')) ?? [] : [];
+      const created = graph.layers.get(id)?.created;
+      const timed = candidates.filter((c) => sameTime(c.created, created));
+      const match = timed.length === 1 ? timed[0] : candidates.length === 1 ? candidates[0] : undefined;
+      if (match !== undefined && !match.legacyId) {
+        aliases.set(id, match.id);
+        match.legacyId = id;
+        continue;
+      }
+      if (images.has(id)) {
+        problems.push({ code: 'W_DUPLICATE_IMAGE', severity: 'warning', message: `graph image ${id.slice(0, 12)} has the id of a 1.10+ image; the 1.10+ one is used`, file: join(root, 'graph', id) });
+        continue;
+      }
+      images.set(id, img);
+      count++;
+    }
+    for (const [id, l] of graph.layers) if (!layers.has(id)) layers.set(id, l);
+    const graphTags = graph.tags.map((t) => (aliases.has(t.id) ? { ...t, id: aliases.get(t.id)! } : t));
+    tags.push(...attachTags(images, graphTags, `repositories-${shape.graphDriver}`, `${root}/repositories-${shape.graphDriver}`, problems, seenRefs));
+    if (shape.graphDriver === 'aufs') {
+      const classified = classifyDriverLayers(root, new Set(graph.layers.keys()), problems);
+      containers.push(...classified.containers);
+      graph.orphans = classified.orphans;
+    }
+    stores.unshift({ kind: 'graph', driver: shape.graphDriver!, images: count });
+  }
+
+  const result: LegacyStore = { root, driver: shape.driver, driversFound: shape.driversFound, layers, images, tags, containers, orphans: graph?.orphans ?? [], problems };
+  // graph-only aufs roots keep exactly the records (and JSON) they always had
+  if (casParts.length > 0 || (shape.graphDriver !== null && shape.graphDriver !== 'aufs')) {
+    result.stores = stores;
+    result.aliases = aliases;
+  }
+  return result;
 }
 
 /** Resolve a user reference to an image id. Throws RefError (not found / ambiguous / invalid). */
 export function resolveReference(store: LegacyStore, input: string): { id: string; matchedRef: string | null } {
   const ref = parseReference(input);
   if (ref.kind === 'id') {
+    const alias = store.aliases?.get(ref.id);
+    if (alias !== undefined) return { id: alias, matchedRef: null };
     if (!store.images.has(ref.id)) throw new RefError('E_REF_NOT_FOUND', `no image with id ${ref.id} in ${store.root}`);
     return { id: ref.id, matchedRef: null };
   }

@@ -11,8 +11,25 @@ export interface Problem {
   file?: string;
 }
 
-/** Where a layer's parent id came from (legacy-formats.md §1.11). */
-export type ParentSource = 'parent-file' | 'json-parent' | 'json-parent_id';
+/** Where a layer's parent id came from (legacy-formats.md §1.11; `layerdb` for the 1.10+ store). */
+export type ParentSource = 'parent-file' | 'json-parent' | 'json-parent_id' | 'layerdb';
+
+/**
+ * Which metadata store a record comes from: the pre-1.10 `graph/` (v1 json per layer, config
+ * computed with Docker 1.10's migration rules) or the 1.10+ content-addressable `image/<driver>/`
+ * (stored config bytes, used verbatim).
+ */
+export type StoreKind = 'graph' | 'image-store';
+
+/**
+ * How a layer's own changes are read when its tar has to be regenerated:
+ * - `aufs`: the dir holds the layer's own files with aufs whiteouts (`.wh.*`) and bookkeeping;
+ * - `overlay`: the dir holds the layer's own files with overlayfs whiteouts (0:0 char devices,
+ *   `trusted.overlay.opaque=y` dirs), converted as Docker's archive package does;
+ * - `naive`: the dir is the layer's FULL tree; its changes are computed against the parent's full
+ *   tree (`parentDir`) with Docker's NaiveDiffDriver rules (legacy-formats.md §2.7).
+ */
+export type DiffRules = 'aufs' | 'overlay' | 'naive';
 
 /** One `graph/<id>` entry: in the v1 model an image and a layer are the same thing. */
 export interface LegacyLayer {
@@ -36,6 +53,18 @@ export interface LegacyLayer {
   /** ancestors listed by aufs/layers/<id>, nearest first; null when the file is missing */
   aufsAncestors: string[] | null;
   problems: Problem[];
+  /** the store it was read from (absent = graph, for records made before stores were tagged) */
+  store?: StoreKind;
+  /** storage driver of diffDir (absent = aufs) */
+  driver?: string;
+  /** how to regenerate the layer (absent = aufs) */
+  rules?: DiffRules;
+  /** naive rules: the parent layer's full tree, null for a base layer */
+  parentDir?: string | null;
+  /** 1.10+ store: the diffID layerdb recorded (`sha256:…`); a tar-split replay must give it */
+  diffID?: string | null;
+  /** 1.10+ store: the driver directory id (layerdb cache-id) */
+  cacheId?: string | null;
 }
 
 /** A tag or digest reference from repositories-<driver>. */
@@ -66,6 +95,16 @@ export interface LegacyImage {
   /** problems of this image and of every layer in its chain */
   problems: Problem[];
   status: 'ok' | 'warning' | 'broken';
+  /** the store it was read from (absent = graph) */
+  store?: StoreKind;
+  /** 1.10+ store: imagedb/content/sha256/<id> exactly as read, exported verbatim (its digest is the id) */
+  config?: Buffer | null;
+  /** creation time from the config (1.10+ store) */
+  created?: string | null;
+  /** storage driver holding its layers */
+  driver?: string;
+  /** hybrid roots: the legacy graph id this 1.10+ image was migrated from (same layers, same config) */
+  legacyId?: string | null;
 }
 
 export interface ContainerLayers {
@@ -89,4 +128,8 @@ export interface LegacyStore {
   orphans: string[];
   /** problems not tied to one image */
   problems: Problem[];
+  /** every metadata store read, e.g. graph (aufs) and image/overlay2 */
+  stores?: Array<{ kind: StoreKind; driver: string; images: number }>;
+  /** hybrid roots: legacy graph ids that are listed under their migrated 1.10+ image id */
+  aliases?: Map<string, string>;
 }

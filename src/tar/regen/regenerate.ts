@@ -10,6 +10,7 @@ import { paddingFor } from '../header.js';
 import { encodeEntryHeader, endOfArchive, type TarEntry } from '../entry-header.js';
 import { displayName, type TarSink } from '../sink.js';
 import { classifyAufsName } from './aufs-rules.js';
+import { isOverlayOpaque, isOverlayWhiteout, overlayOpaqueEntry, overlayWhiteoutEntry } from './overlay-rules.js';
 import { xattrRule } from './xattr-policy.js';
 
 export interface RegenerateInput {
@@ -21,6 +22,12 @@ export interface RegenerateInput {
   xattrs?: boolean;
   /** recoverable oddities (skipped sockets, files that changed during the walk, dropped xattrs) */
   warn: (message: string) => void;
+  /**
+   * Special names and files of the dir (default aufs): `aufs` (aufs-rules.ts), `overlay`
+   * (overlay-rules.ts: 0:0 char devices and opaque xattrs become OCI whiteouts), `plain` (none:
+   * a full tree, e.g. the base layer of a naive-diff driver).
+   */
+  rules?: 'aufs' | 'overlay' | 'plain';
 }
 
 export interface RegenerateStats {
@@ -47,7 +54,7 @@ function wholeSeconds(st: BigIntStats): number {
   return Number(s);
 }
 
-function baseFields(st: BigIntStats): Omit<TarEntry, 'type' | 'name'> {
+export function baseFields(st: BigIntStats): Omit<TarEntry, 'type' | 'name'> {
   return {
     mode: Number(st.mode & 0o7777n),
     uid: Number(st.uid),
@@ -57,7 +64,7 @@ function baseFields(st: BigIntStats): Omit<TarEntry, 'type' | 'name'> {
   };
 }
 
-interface Frame {
+export interface Frame {
   abs: Buffer;
   /** relative path of the directory with a trailing '/', empty for the layer root */
   rel: Buffer;
@@ -65,9 +72,9 @@ interface Frame {
   next: number;
 }
 
-class Walker {
-  private readonly sink: TarSink;
-  private readonly input: RegenerateInput;
+export class Walker {
+  protected readonly sink: TarSink;
+  protected readonly input: RegenerateInput;
   private readonly buf: Buffer;
   private readonly probe = Buffer.allocUnsafe(1);
   /** "dev:ino" of multiply-linked non-directories → the first path written (it carries the data) */
@@ -83,13 +90,13 @@ class Walker {
     this.buf = input.readBuffer ?? Buffer.allocUnsafe(DEFAULT_READ_BUFFER);
   }
 
-  private async out(bytes: Buffer): Promise<void> {
+  protected async out(bytes: Buffer): Promise<void> {
     this.stats.tarBytes += bytes.length;
     const wait = this.sink.write(bytes);
     if (wait) await wait;
   }
 
-  private listDir(abs: Buffer, rel: Buffer): Buffer[] {
+  protected listDir(abs: Buffer, rel: Buffer): Buffer[] {
     let names: Buffer[];
     try {
       names = readdirSync(abs, { encoding: 'buffer' });
@@ -116,7 +123,8 @@ class Walker {
       const name = frame.names[frame.next++];
       const abs = Buffer.concat([frame.abs, SLASH, name]);
       const rel = Buffer.concat([frame.rel, name]);
-      const kind = classifyAufsName(name, stack.length === 1);
+      const rules = this.input.rules ?? 'aufs';
+      const kind = rules === 'aufs' ? classifyAufsName(name, stack.length === 1) : 'plain';
       if (kind === 'aufs-internal') continue;
       if (kind === 'aufs-leftover') {
         this.input.warn(`skipped aufs leftover ${displayName(rel)}`);
@@ -133,43 +141,63 @@ class Walker {
         await this.header({ ...baseFields(st), name: rel, type: 'file' });
         continue;
       }
+      if (rules === 'overlay' && isOverlayWhiteout(st)) {
+        await this.header(overlayWhiteoutEntry(frame.rel, name, st));
+        continue;
+      }
       if (st.isDirectory()) {
-        await this.header({ ...baseFields(st), name: Buffer.concat([rel, SLASH]), type: 'dir', xattrs: this.xattrs(abs) });
+        await this.dir(abs, rel, st);
         const childRel = Buffer.concat([rel, SLASH]);
         stack.push({ abs, rel: childRel, names: this.listDir(abs, childRel), next: 0 });
         continue;
       }
-      if (st.isSocket()) {
-        this.input.warn(`skipped socket ${displayName(rel)}`);
-        continue;
-      }
-      const linkKey = st.nlink > 1n ? `${st.dev}:${st.ino}` : null;
-      const first = linkKey ? this.firstLink.get(linkKey) : undefined;
-      if (first) {
-        await this.header({ ...baseFields(st), name: rel, type: 'hardlink', linkname: first });
-        continue;
-      }
-      let written = false;
-      if (st.isFile()) written = await this.regularFile(abs, rel, st);
-      else if (st.isSymbolicLink()) written = await this.symlink(abs, rel, st);
-      else if (st.isCharacterDevice() || st.isBlockDevice()) {
-        const { major, minor } = splitDev(st.rdev);
-        await this.header({ ...baseFields(st), name: rel, type: st.isCharacterDevice() ? 'char' : 'block', devmajor: major, devminor: minor, xattrs: this.xattrs(abs) });
-        written = true;
-      } else if (st.isFIFO()) {
-        await this.header({ ...baseFields(st), name: rel, type: 'fifo', xattrs: this.xattrs(abs) });
-        written = true;
-      } else {
-        this.input.warn(`skipped ${displayName(rel)}: unknown file type`);
-      }
-      if (written && linkKey) this.firstLink.set(linkKey, rel);
+      await this.node(abs, rel, st);
     }
+    return this.end();
+  }
+
+  /** A directory's header (and, under overlay rules, its opaque marker right after it). */
+  protected async dir(abs: Buffer, rel: Buffer, st: BigIntStats): Promise<void> {
+    await this.header({ ...baseFields(st), name: Buffer.concat([rel, SLASH]), type: 'dir', xattrs: this.xattrs(abs) });
+    if (this.input.rules === 'overlay' && isOverlayOpaque(abs)) await this.header(overlayOpaqueEntry(rel, st));
+  }
+
+  /** Anything but a directory: hard links by inode, regular files, symlinks, devices, FIFOs; sockets skipped. */
+  protected async node(abs: Buffer, rel: Buffer, st: BigIntStats): Promise<void> {
+    if (st.isSocket()) {
+      this.input.warn(`skipped socket ${displayName(rel)}`);
+      return;
+    }
+    const linkKey = st.nlink > 1n ? `${st.dev}:${st.ino}` : null;
+    const first = linkKey ? this.firstLink.get(linkKey) : undefined;
+    if (first) {
+      await this.header({ ...baseFields(st), name: rel, type: 'hardlink', linkname: first });
+      return;
+    }
+    let written = false;
+    if (st.isFile()) written = await this.regularFile(abs, rel, st);
+    else if (st.isSymbolicLink()) written = await this.symlink(abs, rel, st);
+    else if (st.isCharacterDevice() || st.isBlockDevice()) {
+      const { major, minor } = splitDev(st.rdev);
+      await this.header({ ...baseFields(st), name: rel, type: st.isCharacterDevice() ? 'char' : 'block', devmajor: major, devminor: minor, xattrs: this.xattrs(abs) });
+      written = true;
+    } else if (st.isFIFO()) {
+      await this.header({ ...baseFields(st), name: rel, type: 'fifo', xattrs: this.xattrs(abs) });
+      written = true;
+    } else {
+      this.input.warn(`skipped ${displayName(rel)}: unknown file type`);
+    }
+    if (written && linkKey) this.firstLink.set(linkKey, rel);
+  }
+
+  /** End of archive and the summary warnings. */
+  protected async end(): Promise<RegenerateStats> {
     await this.out(endOfArchive());
     this.flushXattrWarnings();
     return this.stats;
   }
 
-  private async header(e: TarEntry): Promise<void> {
+  protected async header(e: TarEntry): Promise<void> {
     this.stats.entries++;
     await this.out(encodeEntryHeader(e));
   }
