@@ -71,9 +71,34 @@ function isInside(root: string, p: string): boolean {
   return p === root || p.startsWith(root.endsWith(sep) ? root : root + sep);
 }
 
+/** What a directory listing says an entry is (d_type: no stat per entry). */
+export type EntryKind = 'dir' | 'symlink' | 'other';
+
+/**
+ * The kinds of a directory's entries from one listing, or null when it cannot be listed (the
+ * per-entry reads then find out and report why). On a root of 20,000 layers this saves two
+ * lstat calls per layer, a tenth of what `ls` spends in the kernel.
+ */
+export function listKinds(dir: string): Map<string, EntryKind> | null {
+  try {
+    const kinds = new Map<string, EntryKind>();
+    for (const e of readdirSync(dir, { withFileTypes: true })) kinds.set(e.name, e.isDirectory() ? 'dir' : e.isSymbolicLink() ? 'symlink' : 'other');
+    return kinds;
+  } catch {
+    return null;
+  }
+}
+
+/** Listings of graph/ and the driver's layer dir, when available (see listKinds). */
+export interface LayerHints {
+  graph: Map<string, EntryKind> | null;
+  diff: Map<string, EntryKind> | null;
+}
+
 /** aufs/diff/<id>: a directory, or (pre-0.7 migration) a symlink to one inside the root. */
-function locateDiffDir(root: string, realRoot: string, id: string, problems: Problem[]): string | null {
+function locateDiffDir(root: string, realRoot: string, id: string, problems: Problem[], kind?: EntryKind): string | null {
   const p = join(root, 'aufs', 'diff', id);
+  if (kind === 'dir') return p;
   let st;
   try {
     st = lstatSync(p);
@@ -146,14 +171,15 @@ function graphDirProblem(dir: string, realRoot: string): Problem | null {
 }
 
 /** Read one graph/<id> entry into a record. Never throws for bad content: problems are recorded. */
-export function readLayer(root: string, realRoot: string, id: string, driver = 'aufs'): LegacyLayer {
+export function readLayer(root: string, realRoot: string, id: string, driver = 'aufs', hints?: LayerHints): LegacyLayer {
   const problems: Problem[] = [];
   const dir = join(root, 'graph', id);
   const layer: LegacyLayer = {
     id, json: null, parent: null, parentSource: null, created: null, dockerVersion: null,
     layerSize: null, checksum: null, diffDir: null, tarDataPath: null, tarDataSize: 0, aufsAncestors: null, problems,
   };
-  const outside = graphDirProblem(dir, realRoot);
+  // a plain directory in the listing cannot lead outside the root: no lstat needed
+  const outside = hints?.graph?.get(id) === 'dir' ? null : graphDirProblem(dir, realRoot);
   if (outside) {
     problems.push(outside);
     return layer;
@@ -217,7 +243,7 @@ export function readLayer(root: string, realRoot: string, id: string, driver = '
 
   locateTarData(dir, layer);
   if (driver === 'aufs') {
-    layer.diffDir = locateDiffDir(root, realRoot, id, problems);
+    layer.diffDir = locateDiffDir(root, realRoot, id, problems, hints?.diff?.get(id));
     layer.aufsAncestors = readAufsAncestors(root, id, problems);
   } else {
     // vfs, btrfs, overlay v1: the driver dir holds the layer's full tree (or an overlay upper);

@@ -5,7 +5,7 @@ import { realpathSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { RefError } from '../errors.js';
 import { detectRoot } from './detect.js';
-import { classifyDriverLayers, listGraphIds, readLayer, readRepositories } from './graph-aufs.js';
+import { classifyDriverLayers, listGraphIds, listKinds, readLayer, readRepositories, type LayerHints } from './graph-aufs.js';
 import { readCasStore } from './cas/index.js';
 import { parseReference } from './refs.js';
 import type { LegacyImage, LegacyLayer, LegacyStore, Problem, TagRecord } from './types.js';
@@ -76,7 +76,8 @@ interface GraphPart {
 /** The legacy graph/ store with its driver: one image per graph id, chains from the v1 json. */
 function readGraph(root: string, realRoot: string, driver: string, problems: Problem[]): GraphPart {
   const layers = new Map<string, LegacyLayer>();
-  for (const id of listGraphIds(root, problems)) layers.set(id, readLayer(root, realRoot, id, driver));
+  const hints: LayerHints = { graph: listKinds(join(root, 'graph')), diff: driver === 'aufs' ? listKinds(join(root, 'aufs', 'diff')) : null };
+  for (const id of listGraphIds(root, problems)) layers.set(id, readLayer(root, realRoot, id, driver, hints));
   // naive-diff layers are full trees: their changes are read against the parent's tree
   for (const l of layers.values()) {
     if (l.rules === 'naive' && l.parent !== null) l.parentDir = layers.get(l.parent)?.diffDir ?? null;

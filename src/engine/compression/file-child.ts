@@ -3,8 +3,8 @@
 // Those are sockets the event loop serves: the layer worker produces the tar synchronously, so
 // every chunk had to wait for an event-loop turn in both directions, the two sides took turns
 // instead of running at once, and the compressed bytes crossed into JavaScript only to be
-// written back out. Here the worker writes synchronously, waiting (briefly sleeping) while the
-// FIFO is full, and the child runs on the other core; the compressed bytes never enter this
+// written back out. Here the worker writes synchronously with blocking writes (the kernel wakes
+// it as soon as the child has read), and the child runs on the other core; the compressed bytes never enter this
 // process (the blob writer hashes the finished file once, from the page cache).
 //
 // The FIFO is made by the child's shell (Node has no mkfifo) next to the temp blob, named like
@@ -17,10 +17,6 @@ import { LayerError } from '../../errors.js';
 import type { Compressor } from './compressor.js';
 import { toolVersion } from './spawned.js';
 
-/** Waits while the FIFO is full: from 0.05 ms, doubling up to 1 ms. */
-const MIN_PAUSE_MS = 0.05;
-const MAX_PAUSE_MS = 1;
-const PAUSE = new Int32Array(new SharedArrayBuffer(4));
 /** How long the child may take to open its end of the FIFO. */
 const OPEN_TIMEOUT_MS = 30_000;
 /** sh exit codes of our own: the FIFO could not be made / opened. */
@@ -89,47 +85,43 @@ export function createFileChildCompressor(spec: FileChildSpec): Compressor {
   let dead = false;
 
   /**
-   * Open the writing end, non-blocking: it succeeds once the child (blocked in its own open)
-   * counts as a reader. A second, blocking open would be simpler to write to, but it waits
-   * forever if the child has already gone (a compressor that fails at once), so this one fd
-   * is kept and a full FIFO is waited out in writeAll.
+   * Open the writing end as a blocking descriptor, without ever blocking in open(2): a
+   * non-blocking probe succeeds once the child (blocked in its own open) counts as a reader;
+   * then an O_RDWR open (never blocks on Linux: it is a reader itself) lets the blocking
+   * O_WRONLY open return at once even if the child has just gone. Once the helpers are closed
+   * the child is the only reader: if it dies, writes fail with EPIPE instead of hanging.
    */
   const open = async (): Promise<void> => {
     const started = Date.now();
     for (;;) {
       if (exit || spawnError) throw failure();
+      let probe: number | null = null;
       try {
-        fd = openSync(spec.fifoPath, fsc.O_WRONLY | fsc.O_NONBLOCK | fsc.O_NOFOLLOW);
+        probe = openSync(spec.fifoPath, fsc.O_WRONLY | fsc.O_NONBLOCK | fsc.O_NOFOLLOW);
+        const self = openSync(spec.fifoPath, fsc.O_RDWR | fsc.O_NOFOLLOW);
+        try {
+          fd = openSync(spec.fifoPath, fsc.O_WRONLY | fsc.O_NOFOLLOW);
+        } finally {
+          closeSync(self);
+        }
         removeFifo();
         return;
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
         if (code !== 'ENOENT' && code !== 'ENXIO') throw failure(err);
+      } finally {
+        if (probe !== null) closeSync(probe);
       }
       if (Date.now() - started > OPEN_TIMEOUT_MS) throw new LayerError('E_COMPRESSOR_FAILED', `${tool} did not start within ${OPEN_TIMEOUT_MS / 1000} s`);
       await sleep(1);
     }
   };
 
-  /**
-   * Write all of `chunk`, waiting while the FIFO is full (EAGAIN): the child drains 64 KiB in a
-   * fraction of a millisecond, so short sleeps keep it fed without spinning. A child that died
-   * makes the write fail with EPIPE, never hang.
-   */
+  /** Write all of `chunk`; blocks while the FIFO is full. A child that died gives EPIPE. */
   const writeAll = (chunk: Buffer): void => {
     let off = 0;
-    let pause = MIN_PAUSE_MS;
     try {
-      while (off < chunk.length) {
-        try {
-          off += writeSync(fd!, chunk, off, chunk.length - off);
-          pause = MIN_PAUSE_MS;
-        } catch (err) {
-          if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
-          Atomics.wait(PAUSE, 0, 0, pause);
-          pause = Math.min(MAX_PAUSE_MS, pause * 2);
-        }
-      }
+      while (off < chunk.length) off += writeSync(fd!, chunk, off, chunk.length - off);
     } catch (err) {
       dead = true;
       throw err; // EPIPE: the child died; end() or the caller reports why
