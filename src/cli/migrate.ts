@@ -12,8 +12,7 @@ import { createMigrateProgress } from '../migrate/progress.js';
 import { reportJson, type MigrateHostReport, type MigrateReport } from '../migrate/report.js';
 import { runMigration } from '../migrate/run.js';
 import { humanSize, parseCommandArgs, printJson } from './args.js';
-import { stopLayerWorkers } from '../export/export.js';
-import { removeOwnTempFiles } from './signals.js';
+import { onInterrupt, removeOwnTempFiles } from './signals.js';
 
 const USAGE = `usage: legacy2oci migrate [CONFIG] [--dry-run] [--verify] [--json] [--quiet]
 
@@ -25,29 +24,9 @@ const USAGE = `usage: legacy2oci migrate [CONFIG] [--dry-run] [--verify] [--json
 
 function installSignals(cfg: MigrateConfig): () => void {
   const dirs = [...new Set([cfg.output, ...cfg.hosts.map((h) => h.layout)])];
-  let stopping = false;
-  const cleanup = () => {
+  return onInterrupt(() => {
     for (const d of dirs) removeOwnTempFiles(d);
-  };
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (stopping) return; // a second Ctrl-C while cleaning up changes nothing
-    stopping = true;
-    const finish = () => {
-      cleanup();
-      process.stderr.write(`\ninterrupted (${signal}); temp files removed, a rerun resumes from the journal\n`);
-      process.exit(signal === 'SIGINT' ? EXIT.SIGINT : EXIT.SIGTERM);
-    };
-    // As export does (signals.ts): clean up at once, stop the layer worker threads (one could be
-    // about to create another temp file), then clean up again before exiting.
-    cleanup();
-    stopLayerWorkers().then(finish, finish);
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  return () => {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-  };
+  }, 'temp files removed, a rerun resumes from the journal');
 }
 
 function byReason(images: MigrateHostReport['imageList'], status: 'skipped'): Map<string, number> {

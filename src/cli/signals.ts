@@ -20,26 +20,22 @@ export function removeOwnTempFiles(layoutDir: string): void {
   } catch { /* no lock */ }
 }
 
-export function installSignalHandlers(out: string): () => void {
-  const target = resolve(out);
+/**
+ * On SIGINT / SIGTERM: run `cleanup` at once (whatever happens next, this much is done), stop the
+ * layer worker threads (one could be about to create another temp file), run `cleanup` again,
+ * print `message`, exit 130 / 143. What the main thread writes is synchronous, so it is never
+ * half-done here. Returns the function that removes the handlers.
+ */
+export function onInterrupt(cleanup: () => void, message: string): () => void {
   let stopping = false;
   const onSignal = (signal: NodeJS.Signals) => {
     if (stopping) return; // a second Ctrl-C while cleaning up changes nothing
     stopping = true;
-    const cleanup = () => {
-      const layoutDir = target.endsWith('.tar') ? `${target}.staging-${process.pid}` : target;
-      removeOwnTempFiles(layoutDir);
-      if (layoutDir !== target) rmSync(layoutDir, { recursive: true, force: true });
-      if (target.endsWith('.tar')) rmSync(`${target}.tmp-${process.pid}`, { force: true });
-    };
     const finish = () => {
       cleanup();
-      process.stderr.write(`\ninterrupted (${signal}); temp files removed, a rerun resumes\n`);
+      process.stderr.write(`\ninterrupted (${signal}); ${message}\n`);
       process.exit(signal === 'SIGINT' ? EXIT.SIGINT : EXIT.SIGTERM);
     };
-    // Clean up at once (whatever happens next, this much is done), then stop the layer worker
-    // threads, which could create another temp file meanwhile, and clean up again. What the main
-    // thread writes is synchronous, so it is never half-done here.
     cleanup();
     stopLayerWorkers().then(finish, finish);
   };
@@ -49,4 +45,15 @@ export function installSignalHandlers(out: string): () => void {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   };
+}
+
+/** export: this process's temp files under OUT, its staging dir and half-written archive. */
+export function installSignalHandlers(out: string): () => void {
+  const target = resolve(out);
+  return onInterrupt(() => {
+    const layoutDir = target.endsWith('.tar') ? `${target}.staging-${process.pid}` : target;
+    removeOwnTempFiles(layoutDir);
+    if (layoutDir !== target) rmSync(layoutDir, { recursive: true, force: true });
+    if (target.endsWith('.tar')) rmSync(`${target}.tmp-${process.pid}`, { force: true });
+  }, 'temp files removed, a rerun resumes');
 }

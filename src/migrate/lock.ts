@@ -12,32 +12,13 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { EXIT, L2OError } from '../errors.js';
 import { STATE_DIR } from './journal.js';
+import { processAlive, processStartTime } from '../process-info.js';
 
 const LOCK_FILE = 'lock';
 const HEARTBEAT_MS = 30_000;
 const FOREIGN_STALE_MS = 120_000;
 
 interface LockInfo { pid: number; host: string; start: string | null; at: number }
-
-/** Start time of a process in clock ticks since boot (field 22 of /proc/<pid>/stat), or null. */
-export function processStartTime(pid: number): string | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return fields[19] ?? null;
-  } catch {
-    return null;
-  }
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 function isStale(path: string): boolean {
   let info: LockInfo;

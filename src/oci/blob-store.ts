@@ -23,6 +23,7 @@ import { join } from 'node:path';
 import { threadId } from 'node:worker_threads';
 import { OutputError } from '../errors.js';
 import { DIGEST_RE } from '../ids.js';
+import { processAlive } from '../process-info.js';
 
 export interface BlobInfo {
   /** sha256:<hex> */
@@ -295,15 +296,6 @@ export function putBlob(outDir: string | null, bytes: Uint8Array | string): Blob
   } catch (err) {
     w.abort();
     throw err;
-  }
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

@@ -10,6 +10,7 @@ import {
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { OutputError } from '../errors.js';
+import { processAlive, processStartTime } from '../process-info.js';
 
 export const OCI_LAYOUT_FILE = 'oci-layout';
 export const INDEX_FILE = 'index.json';
@@ -93,25 +94,6 @@ function mkdirs(dir: string): void {
 function errCode(err: unknown): string {
   const code = (err as NodeJS.ErrnoException).code;
   return code === 'ENOSPC' ? 'E_NO_SPACE' : code === 'EACCES' || code === 'EPERM' || code === 'EROFS' ? 'E_PERMISSION' : 'E_OUTPUT';
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/** Start time of a process (field 22 of /proc/<pid>/stat, clock ticks since boot), so a reused pid is not taken for the owner. */
-function processStartTime(pid: number): string | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
-  } catch {
-    return null;
-  }
 }
 
 /**

@@ -241,7 +241,7 @@ export function readLayer(root: string, realRoot: string, id: string, driver = '
   const cr = readSmallFile(join(dir, 'checksum'), SMALL_FILE_LIMIT, 'checksum');
   if (cr.ok) layer.checksum = cr.bytes.toString('latin1').trim() || null;
 
-  locateTarData(dir, layer);
+  locateTarSplitFile(join(dir, 'tar-data.json.gz'), layer);
   if (driver === 'aufs') {
     layer.diffDir = locateDiffDir(root, realRoot, id, problems, hints?.diff?.get(id));
     layer.aufsAncestors = readAufsAncestors(root, id, problems);
@@ -259,16 +259,19 @@ export function readLayer(root: string, realRoot: string, id: string, driver = '
   return layer;
 }
 
-/** tar-data.json.gz must be a regular gzip file; otherwise the layer is regenerated (a warning). */
-function locateTarData(dir: string, layer: LegacyLayer): void {
-  const p = join(dir, 'tar-data.json.gz');
+/**
+ * Tar-split metadata (graph/<id>/tar-data.json.gz, or a 1.10+ layer's tar-split.json.gz) must be
+ * a regular gzip file; otherwise the layer is regenerated (a warning). `original` names what
+ * the regenerated diffID will then differ from.
+ */
+export function locateTarSplitFile(p: string, layer: LegacyLayer, original = 'the original'): void {
   let fd: number;
   try {
     fd = openSync(p, fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK);
   } catch (err) {
     const code = errnoCode(err);
     if (code === 'ENOENT') {
-      layer.problems.push({ code: 'W_NO_TAR_SPLIT', severity: 'warning', message: `${p}: no tar-split data; the layer will be regenerated (its diffID will differ from the original)`, file: p });
+      layer.problems.push({ code: 'W_NO_TAR_SPLIT', severity: 'warning', message: `${p}: no tar-split data; the layer will be regenerated (its diffID will differ from ${original})`, file: p });
     } else {
       layer.problems.push({ code: 'W_TAR_SPLIT_UNREADABLE', severity: 'warning', message: `${p}: cannot open tar-split data (${code}); the layer will be regenerated`, file: p });
     }
@@ -291,27 +294,38 @@ function locateTarData(dir: string, layer: LegacyLayer): void {
   }
 }
 
-/** repositories-<driver>: {"Repositories":{name:{tag|digest: id}}} (§1.9). */
-export function readRepositories(root: string, driver: string, problems: Problem[]): TagRecord[] {
-  const p = join(root, `repositories-${driver}`);
+/**
+ * The `Repositories` object of a tag store file (repositories-<driver> or, 1.10+,
+ * repositories.json), or null when the file is missing, unreadable or not such a document
+ * (the problem is recorded; an absent or null `Repositories` is simply no tags).
+ */
+export function readRepositoriesObject(p: string, problems: Problem[]): Record<string, unknown> | null {
   const r = readSmallFile(p, 64 * 1024 * 1024, 'tag store');
   if (!r.ok) {
     if (r.problem) problems.push(r.problem);
-    return [];
+    return null;
   }
   let doc: unknown;
   try {
     doc = JSON.parse(r.bytes.toString('utf8'));
   } catch (err) {
     problems.push({ code: 'E_JSON_INVALID', severity: 'error', message: `${p}: invalid JSON (${(err as Error).message}); no tags read`, file: p });
-    return [];
+    return null;
   }
   const repos = doc && typeof doc === 'object' && Object.hasOwn(doc, 'Repositories') ? (doc as { Repositories: unknown }).Repositories : undefined;
-  if (repos === null || repos === undefined) return [];
+  if (repos === null || repos === undefined) return null;
   if (typeof repos !== 'object' || Array.isArray(repos)) {
     problems.push({ code: 'E_JSON_INVALID', severity: 'error', message: `${p}: "Repositories" is not an object; no tags read`, file: p });
-    return [];
+    return null;
   }
+  return repos as Record<string, unknown>;
+}
+
+/** repositories-<driver>: {"Repositories":{name:{tag|digest: id}}} (§1.9). */
+export function readRepositories(root: string, driver: string, problems: Problem[]): TagRecord[] {
+  const p = join(root, `repositories-${driver}`);
+  const repos = readRepositoriesObject(p, problems);
+  if (!repos) return [];
   const out: TagRecord[] = [];
   const seen = new Map<string, string>();
   for (const rawName of Object.keys(repos).sort()) {

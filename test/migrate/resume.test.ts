@@ -11,7 +11,7 @@ import { cli, cliJson } from '../helpers/cli.js';
 import { needTools, PROJECT_ROOT } from '../helpers/env.js';
 import { buildHost, cleanupHosts, tempDir, type FixtureHost } from '../helpers/layouts.js';
 import { buildLegacyRoot, type BuiltHost } from '../helpers/fixture-builder.js';
-import { processStartTime } from '../../src/migrate/lock.js';
+import { processStartTime } from '../../src/process-info.js';
 import { bigHostSpec, layoutPrint, q, writeConfig } from './helpers.js';
 
 after(cleanupHosts);

@@ -3,11 +3,10 @@
 // (the parent ChainID) and `tar-split.json.gz`. Read into the same LegacyLayer record the graph
 // reader makes, so planning and export treat both alike.
 
-import { closeSync, fstatSync, openSync, readSync, constants as fsc } from 'node:fs';
 import { join } from 'node:path';
 import { DIGEST_RE, ID_RE } from '../../ids.js';
 import { locateDir, locateDriverLayer } from '../drivers.js';
-import { readSmallFile } from '../graph-aufs.js';
+import { locateTarSplitFile, readSmallFile } from '../graph-aufs.js';
 import type { LegacyLayer, Problem } from '../types.js';
 
 const SMALL = 4096;
@@ -26,34 +25,6 @@ function readDigestFile(path: string, what: string, problems: Problem[], require
     return null;
   }
   return text.slice('sha256:'.length);
-}
-
-/** tar-split.json.gz: a regular gzip file, else the layer is regenerated (a warning, as for graph roots). */
-function locateTarSplit(dir: string, layer: LegacyLayer): void {
-  const p = join(dir, 'tar-split.json.gz');
-  let fd: number;
-  try {
-    fd = openSync(p, fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    layer.problems.push(code === 'ENOENT'
-      ? { code: 'W_NO_TAR_SPLIT', severity: 'warning', message: `${p}: no tar-split data; the layer will be regenerated (its diffID will differ from the recorded one)`, file: p }
-      : { code: 'W_TAR_SPLIT_UNREADABLE', severity: 'warning', message: `${p}: cannot open tar-split data (${code}); the layer will be regenerated`, file: p });
-    return;
-  }
-  try {
-    const st = fstatSync(fd);
-    const magic = Buffer.alloc(2);
-    const n = st.isFile() ? readSync(fd, magic, 0, 2, 0) : 0;
-    if (!st.isFile() || n < 2 || magic[0] !== 0x1f || magic[1] !== 0x8b) {
-      layer.problems.push({ code: 'W_TAR_SPLIT_UNREADABLE', severity: 'warning', message: `${p}: not a gzip file; the layer will be regenerated`, file: p });
-      return;
-    }
-    layer.tarDataPath = p;
-    layer.tarDataSize = st.size;
-  } finally {
-    closeSync(fd);
-  }
 }
 
 /** Read layerdb/sha256/<chainID>. Never throws for bad content: problems are recorded on the layer. */
@@ -96,6 +67,6 @@ export function readLayerdbEntry(root: string, realRoot: string, storeDir: strin
       layer.rules = located.rules;
     }
   }
-  locateTarSplit(dir, layer);
+  locateTarSplitFile(join(dir, 'tar-split.json.gz'), layer, 'the recorded one');
   return layer;
 }

@@ -4,30 +4,14 @@
 
 import { join } from 'node:path';
 import { DIGEST_RE } from '../../ids.js';
-import { readSmallFile } from '../graph-aufs.js';
+import { readRepositoriesObject } from '../graph-aufs.js';
 import { parseReference } from '../refs.js';
 import type { Problem, TagRecord } from '../types.js';
 
 export function readCasRepositories(storeDir: string, problems: Problem[]): TagRecord[] {
   const p = join(storeDir, 'repositories.json');
-  const r = readSmallFile(p, 64 * 1024 * 1024, 'tag store');
-  if (!r.ok) {
-    if (r.problem) problems.push(r.problem);
-    return [];
-  }
-  let doc: unknown;
-  try {
-    doc = JSON.parse(r.bytes.toString('utf8'));
-  } catch (err) {
-    problems.push({ code: 'E_JSON_INVALID', severity: 'error', message: `${p}: invalid JSON (${(err as Error).message}); no tags read`, file: p });
-    return [];
-  }
-  const repos = doc && typeof doc === 'object' && Object.hasOwn(doc, 'Repositories') ? (doc as { Repositories: unknown }).Repositories : undefined;
-  if (repos === null || repos === undefined) return [];
-  if (typeof repos !== 'object' || Array.isArray(repos)) {
-    problems.push({ code: 'E_JSON_INVALID', severity: 'error', message: `${p}: "Repositories" is not an object; no tags read`, file: p });
-    return [];
-  }
+  const repos = readRepositoriesObject(p, problems);
+  if (!repos) return [];
   const out: TagRecord[] = [];
   const seen = new Set<string>();
   for (const repoName of Object.keys(repos).sort()) {
