@@ -18,24 +18,38 @@ function errnoCode(err: unknown): string {
 }
 
 /**
- * Read a small regular file without following a symlink at the last component and without
- * blocking on FIFOs. Missing files give `{ok:false, problem:null}`; anything else a problem.
+ * Read a small regular file without following a symlink and without opening anything else: the
+ * type is checked with lstat before the open (a device node named `json` or `cache-id` in a
+ * crafted root must never be opened: a tape rewinds, a watchdog arms), the open adds O_NOFOLLOW,
+ * O_NONBLOCK and O_NOCTTY. Missing files give `{ok:false, problem:null}`; anything else a problem.
  */
 export function readSmallFile(path: string, limit: number, what: string): ReadResult {
+  const denied = (): ReadResult => ({ ok: false, problem: { code: 'E_PERMISSION', severity: 'error', message: `${path}: permission denied reading ${what}`, file: path } });
+  let st;
+  try {
+    st = lstatSync(path, { throwIfNoEntry: false });
+  } catch (err) {
+    const code = errnoCode(err);
+    if (code === 'ENOTDIR') return { ok: false, problem: null };
+    if (code === 'EACCES' || code === 'EPERM') return denied();
+    return { ok: false, problem: { code: 'E_UNREADABLE', severity: 'error', message: `${path}: cannot stat ${what} (${code})`, file: path } };
+  }
+  if (!st) return { ok: false, problem: null };
+  if (st.isSymbolicLink()) return { ok: false, problem: { code: 'E_NOT_REGULAR', severity: 'error', message: `${path}: ${what} is a symlink`, file: path } };
+  if (!st.isFile()) return { ok: false, problem: { code: 'E_NOT_REGULAR', severity: 'error', message: `${path}: ${what} is not a regular file`, file: path } };
+  if (st.size > limit) return { ok: false, problem: { code: 'E_FILE_TOO_LARGE', severity: 'error', message: `${path}: ${what} is ${st.size} bytes (limit ${limit})`, file: path } };
   let fd: number;
   try {
-    fd = openSync(path, fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK);
+    fd = openSync(path, fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK | fsc.O_NOCTTY);
   } catch (err) {
     const code = errnoCode(err);
     if (code === 'ENOENT') return { ok: false, problem: null };
     if (code === 'ELOOP') return { ok: false, problem: { code: 'E_NOT_REGULAR', severity: 'error', message: `${path}: ${what} is a symlink`, file: path } };
-    if (code === 'EACCES' || code === 'EPERM') return { ok: false, problem: { code: 'E_PERMISSION', severity: 'error', message: `${path}: permission denied reading ${what}`, file: path } };
+    if (code === 'EACCES' || code === 'EPERM') return denied();
     return { ok: false, problem: { code: 'E_UNREADABLE', severity: 'error', message: `${path}: cannot open ${what} (${code})`, file: path } };
   }
   try {
-    const st = fstatSync(fd);
-    if (!st.isFile()) return { ok: false, problem: { code: 'E_NOT_REGULAR', severity: 'error', message: `${path}: ${what} is not a regular file`, file: path } };
-    if (st.size > limit) return { ok: false, problem: { code: 'E_FILE_TOO_LARGE', severity: 'error', message: `${path}: ${what} is ${st.size} bytes (limit ${limit})`, file: path } };
+    // the size from lstat bounds the read; a file that grew since is read only that far
     const buf = Buffer.alloc(st.size);
     let off = 0;
     while (off < buf.length) {
@@ -46,10 +60,8 @@ export function readSmallFile(path: string, limit: number, what: string): ReadRe
     return { ok: true, bytes: buf.subarray(0, off) };
   } catch (err) {
     const code = errnoCode(err);
-    const p: Problem = code === 'EACCES' || code === 'EPERM'
-      ? { code: 'E_PERMISSION', severity: 'error', message: `${path}: permission denied reading ${what}`, file: path }
-      : { code: 'E_UNREADABLE', severity: 'error', message: `${path}: cannot read ${what} (${code})`, file: path };
-    return { ok: false, problem: p };
+    if (code === 'EACCES' || code === 'EPERM') return denied();
+    return { ok: false, problem: { code: 'E_UNREADABLE', severity: 'error', message: `${path}: cannot read ${what} (${code})`, file: path } };
   } finally {
     closeSync(fd);
   }
@@ -265,9 +277,20 @@ export function readLayer(root: string, realRoot: string, id: string, driver = '
  * the regenerated diffID will then differ from.
  */
 export function locateTarSplitFile(p: string, layer: LegacyLayer, original = 'the original'): void {
+  // never open what is not a regular file (see readSmallFile)
+  let pre;
+  try {
+    pre = lstatSync(p, { throwIfNoEntry: false });
+  } catch {
+    pre = undefined; // the open below reports why
+  }
+  if (pre && !pre.isFile()) {
+    layer.problems.push({ code: 'W_TAR_SPLIT_UNREADABLE', severity: 'warning', message: `${p}: not a regular gzip file; the layer will be regenerated`, file: p });
+    return;
+  }
   let fd: number;
   try {
-    fd = openSync(p, fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK);
+    fd = openSync(p, fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK | fsc.O_NOCTTY);
   } catch (err) {
     const code = errnoCode(err);
     if (code === 'ENOENT') {
@@ -278,7 +301,7 @@ export function locateTarSplitFile(p: string, layer: LegacyLayer, original = 'th
     return;
   }
   try {
-    const st = fstatSync(fd);
+    const st = pre ?? fstatSync(fd); // lstat already saw a regular file: no second stat
     const magic = Buffer.alloc(2);
     const n = st.isFile() ? readSync(fd, magic, 0, 2, 0) : 0;
     if (!st.isFile() || n < 2 || magic[0] !== 0x1f || magic[1] !== 0x8b) {

@@ -32,6 +32,9 @@ test('sameFsTime: equal seconds and equal nanoseconds, or either nanosecond part
   assert.ok(sameFsTime(5n * s + 7n, 5n * s));
   assert.ok(!sameFsTime(5n * s + 7n, 5n * s + 8n));
   assert.ok(!sameFsTime(5n * s, 6n * s));
+  // before 1970 a timespec floors: -0.5 s is {sec -1, nsec 5e8}, the same second as its whole-second copy -1 s
+  assert.ok(sameFsTime(-s / 2n, -s));
+  assert.ok(!sameFsTime(-s / 2n, 0n));
 });
 
 test('naive diff: adds, deletions as whiteouts, metadata changes, swaps, pruned inodes', { skip: needTools('setcap', 'mkfifo') || (asRoot ? false : 'needs root (chown, setcap)') }, async () => {

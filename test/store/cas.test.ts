@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { openStore, resolveReference } from '../../src/store/index.js';
 import { cli } from '../helpers/cli.js';
+import { run } from '../helpers/env.js';
 
 const dirs: string[] = [];
 after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
@@ -83,6 +84,27 @@ test('1.10+ store on vfs: full-tree layers are diffed against their parent layer
   assert.equal(top!.rules, 'naive');
   assert.equal(top!.parentDir, join(r.root, 'vfs', 'dir', r.cacheIds[0]!));
   assert.equal(base!.parentDir, null);
+});
+
+test('1.10+ store on vfs: the parent tree comes from the config\'s chain, even without layerdb\'s optional parent file', () => {
+  const r = casRoot('vfs');
+  rmSync(join(r.root, 'image', 'vfs', 'layerdb', 'sha256', r.chainIDs[1]!.slice(7), 'parent'));
+  const s = openStore(r.root);
+  const top = s.layers.get(r.chainIDs[1]!.slice(7))!;
+  assert.equal(top.parentDir, join(r.root, 'vfs', 'dir', r.cacheIds[0]!), 'diffed against the base tree, not exported whole');
+  assert.ok(codes(s.images.get(r.id)!.problems).includes('W_LAYERDB_PARENT'));
+});
+
+test('metadata files that are not regular files are never opened: a device node named cache-id or diff is refused', { skip: process.getuid?.() !== 0 ? 'needs root (mknod)' : false }, () => {
+  const r = casRoot('overlay2');
+  const l = join(r.root, 'image', 'overlay2', 'layerdb', 'sha256', r.chainIDs[1]!.slice(7));
+  rmSync(join(l, 'cache-id'));
+  // /dev/zero's numbers: opening and reading it would "succeed" forever; it must not be opened
+  run('mknod', [join(l, 'cache-id'), 'c', '1', '5']);
+  const s = openStore(r.root);
+  const top = s.layers.get(r.chainIDs[1]!.slice(7))!;
+  assert.ok(top.problems.some((p) => p.code === 'E_NOT_REGULAR' && /cache-id/.test(p.message)), JSON.stringify(top.problems));
+  assert.equal(s.images.get(r.id)!.status, 'broken');
 });
 
 test('cache-ids that are not 64 hex are never made into paths: the image is broken, with the file named', () => {

@@ -6,6 +6,7 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { ID_RE } from '../../ids.js';
+import { locateDir } from '../drivers.js';
 import { readSmallFile } from '../graph-aufs.js';
 import type { ContainerLayers, LegacyImage, LegacyLayer, Problem, TagRecord } from '../types.js';
 import { readImagedbEntry } from './imagedb.js';
@@ -72,6 +73,16 @@ export function readCasStore(root: string, realRoot: string, driver: string): Ca
           imageProblems.push({ code: 'E_LAYERDB_MISMATCH', severity: 'error', message: `layer ${lid.slice(0, 12)}: layerdb diff ${l.diffID} differs from the config's diff_ids[${i}] ${ci.diffIDs[i]}`, file: join(storeDir, 'layerdb', 'sha256', lid, 'diff') });
         }
         const expectedParent = i === 0 ? null : chain[i - 1]!;
+        if (l.rules === 'naive') {
+          // A ChainID fixes its whole prefix, so the config's chain names the parent tree even
+          // when layerdb's optional `parent` file is missing or wrong: diffing against anything
+          // else (or nothing) would drop this layer's deletions.
+          const parentLayer = expectedParent === null ? null : layers.get(expectedParent) ?? null;
+          l.parentDir = parentLayer?.diffDir ?? null;
+          if (parentLayer && parentLayer.rules !== 'naive') {
+            imageProblems.push({ code: 'E_LAYERDB_INVALID', severity: 'error', message: `layer ${lid.slice(0, 12)}: a full-tree (naive diff) layer on top of layer ${parentLayer.id.slice(0, 12)}, which is not one`, file: join(storeDir, 'layerdb', 'sha256', lid) });
+          }
+        }
         if (l.parent !== expectedParent) {
           imageProblems.push({ code: 'W_LAYERDB_PARENT', severity: 'warning', message: `layer ${lid.slice(0, 12)}: layerdb parent ${l.parent?.slice(0, 12) ?? '(none)'} differs from the chain (${expectedParent?.slice(0, 12) ?? 'base'}); the config's order is used`, file: join(storeDir, 'layerdb', 'sha256', lid, 'parent') });
         }
@@ -96,9 +107,14 @@ export function readCasStore(root: string, realRoot: string, driver: string): Ca
 
   const tags = readCasRepositories(storeDir, problems);
   const containers: ContainerLayers[] = [];
-  for (const cid of listIds(join(storeDir, 'layerdb', 'mounts'), [], 'layerdb mounts')) {
-    const init = readSmallFile(join(storeDir, 'layerdb', 'mounts', cid, 'init-id'), 4096, 'init-id');
-    containers.push({ id: cid, hasInit: init.ok, image: null });
+  // container mounts: only listed; each dir must stay inside the root before anything is read
+  const mounts = join(storeDir, 'layerdb', 'mounts');
+  if (locateDir(mounts, realRoot, problems, 'layerdb mounts')) {
+    for (const cid of listIds(mounts, [], 'layerdb mounts')) {
+      const dir = locateDir(join(mounts, cid), realRoot, problems, 'container mount');
+      const init = dir ? readSmallFile(join(dir, 'init-id'), 4096, 'init-id') : { ok: false };
+      containers.push({ id: cid, hasInit: init.ok, image: null });
+    }
   }
   return { driver, storeDir, layers, images, tags, containers, problems };
 }

@@ -30,7 +30,9 @@ const NS = 1_000_000_000n;
 
 /** sameFsTimeSpec: equal seconds, and equal nanoseconds unless either is 0. */
 export function sameFsTime(a: bigint, b: bigint): boolean {
-  const sa = a / NS, sb = b / NS, na = a % NS, nb = b % NS;
+  // floor division, as a timespec splits times before 1970 (BigInt / and % truncate toward 0)
+  const na = ((a % NS) + NS) % NS, nb = ((b % NS) + NS) % NS;
+  const sa = (a - na) / NS, sb = (b - nb) / NS;
   return sa === sb && (na === nb || na === 0n || nb === 0n);
 }
 

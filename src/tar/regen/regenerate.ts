@@ -10,7 +10,7 @@ import { paddingFor } from '../header.js';
 import { encodeEntryHeader, endOfArchive, type TarEntry } from '../entry-header.js';
 import { displayName, type TarSink } from '../sink.js';
 import { classifyAufsName } from './aufs-rules.js';
-import { isOverlayOpaque, isOverlayWhiteout, overlayOpaqueEntry, overlayWhiteoutEntry } from './overlay-rules.js';
+import { assertCanReadOpaque, isOverlayOpaque, isOverlayWhiteout, overlayOpaqueEntry, overlayWhiteoutEntry } from './overlay-rules.js';
 import { xattrRule } from './xattr-policy.js';
 
 export interface RegenerateInput {
@@ -112,6 +112,7 @@ export class Walker {
   }
 
   async run(): Promise<RegenerateStats> {
+    if (this.input.rules === 'overlay') assertCanReadOpaque(this.input.diffDir);
     const rootAbs = Buffer.from(this.input.diffDir.replace(/\/+$/, '') || '/', 'utf8');
     const stack: Frame[] = [{ abs: rootAbs, rel: Buffer.alloc(0), names: this.listDir(rootAbs, Buffer.alloc(0)), next: 0 }];
     while (stack.length > 0) {
