@@ -110,7 +110,12 @@ export function locateDriverLayer(root: string, realRoot: string, driver: string
     if (rootDir) return { dir: rootDir, rules: 'naive' };
     if (rootDir === null) return null;
     const upper = locateDir(join(dir, 'upper'), realRoot, problems, 'overlay upper');
-    if (upper) return { dir: upper, rules: 'overlay' };
+    if (upper) {
+      // Docker left image layers with root/; an upper/ is relative to the layer named in
+      // lower-id, which is taken to be the chain parent: say so, since nothing checks it here
+      problems.push({ code: 'W_OVERLAY_UPPER', severity: 'warning', message: `${p}: no root/, only upper/ (a diff against the layer in lower-id, assumed to be the parent)`, file: p });
+      return { dir: upper, rules: 'overlay' };
+    }
     if (upper === null) return null;
     problems.push({ code: 'E_DIFF_MISSING', severity: 'error', message: `${p}: neither root/ nor upper/ present`, file: p });
     return null;

@@ -107,6 +107,18 @@ test('metadata files that are not regular files are never opened: a device node 
   assert.equal(s.images.get(r.id)!.status, 'broken');
 });
 
+test('repositories.json keys must name their own tag or digest, under their own repository', () => {
+  const r = casRoot('overlay2');
+  const id = `sha256:${r.id}`;
+  writeFileSync(join(r.root, 'image', 'overlay2', 'repositories.json'), JSON.stringify({ Repositories: {
+    'localhost:5000/app': { 'localhost:5000/app': id, 'localhost:5000/app:2': id },
+    'example/app': { 'example/app:1': id, ' example/app:3': id, 'other/app:4': id },
+  } }));
+  const s = openStore(r.root);
+  assert.deepEqual(s.images.get(r.id)!.tags.sort(), ['example/app:1', 'localhost:5000/app:2']);
+  assert.equal(s.problems.filter((p) => p.code === 'W_BAD_TAG').length, 3, JSON.stringify(s.problems));
+});
+
 test('cache-ids that are not 64 hex are never made into paths: the image is broken, with the file named', () => {
   for (const bad of ['../../../etc', 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', sha('x').toUpperCase()]) {
     const r = casRoot('overlay2', { cacheIds: [sha('cache-0'), bad] });

@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import { DIGEST_RE } from '../../ids.js';
 import { readRepositoriesObject } from '../graph-aufs.js';
-import { parseReference } from '../refs.js';
+import { normalizeRepository, parseReference } from '../refs.js';
 import type { Problem, TagRecord } from '../types.js';
 
 export function readCasRepositories(storeDir: string, problems: Problem[]): TagRecord[] {
@@ -32,7 +32,10 @@ export function readCasRepositories(storeDir: string, problems: Problem[]): TagR
       } catch {
         ref = null;
       }
-      if (!ref || (ref.kind !== 'tag' && ref.kind !== 'digest') || !/[:@]/.test(key)) {
+      // the key must name its tag or digest itself (`localhost:5000/app` has a colon but no tag)
+      // and belong to the repository it is filed under
+      const explicit = key.includes('@') || key.slice(key.lastIndexOf('/') + 1).includes(':');
+      if (!ref || (ref.kind !== 'tag' && ref.kind !== 'digest') || !explicit || key !== key.trim() || ref.repository !== normalizeRepository(repoName)) {
         problems.push({ code: 'W_BAD_TAG', severity: 'warning', message: `${p}: reference ${JSON.stringify(key.slice(0, 100))} is invalid; ignored`, file: p });
         continue;
       }
