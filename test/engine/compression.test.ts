@@ -11,6 +11,8 @@ import {
   DEFAULT_COMPRESSION, LAYER_MEDIA_TYPES, compressionAlgorithm, createCompressor, defaultCompression, engineAvailable, formatCompression, layerMediaType, parseCompression,
 } from '../../src/engine/compression/index.js';
 import { LayerPipeline, COALESCE_BYTES } from '../../src/engine/layer-pipeline.js';
+import { childShell } from '../../src/engine/compression/file-child.js';
+import { spawnSync } from 'node:child_process';
 import type { CompressionSpec } from '../../src/engine/types.js';
 import { needTools, run } from '../helpers/env.js';
 
@@ -191,6 +193,15 @@ describe('compressors', () => {
       process.env.PATH = saved;
     }
     assert.deepEqual(readdirSync(join(dir, 'blobs', 'sha256')), [], 'no temp file or FIFO after a failure');
+  });
+
+  test('a spawned compressor whose parent dies before opening the FIFO does not stay blocked (watchdog)', () => {
+    const fifo = join(work, 'orphan.fifo');
+    const started = Date.now();
+    // nobody ever opens the writing end, as after a SIGKILL of the exporter
+    const r = spawnSync('sh', ['-c', childShell(1), 'sh', fifo, 'cat'], { timeout: 20_000 });
+    assert.equal(r.signal, 'SIGKILL', 'killed by its watchdog, not by the test timeout');
+    assert.ok(Date.now() - started < 10_000);
   });
 
   test('empty input', async () => {

@@ -24,8 +24,30 @@ const EXIT_MKFIFO = 97;
 const EXIT_OPEN = 98;
 const EXIT_NOT_FOUND = 127;
 
-// $1: FIFO path; the rest: the command. exec replaces the shell, so the child is the compressor.
-const SHELL = `mkfifo -m 600 -- "$1" || exit ${EXIT_MKFIFO}; exec <"$1" || exit ${EXIT_OPEN}; shift; exec "$@"`;
+/**
+ * How long the child waits for our end of the FIFO. If this process dies first (SIGKILL), nobody
+ * will ever open it: a watchdog then kills the waiting shell instead of leaving it blocked for
+ * good. Longer than OPEN_TIMEOUT_MS, so a slow but live parent never finds the child gone.
+ */
+const CHILD_OPEN_TIMEOUT_S = 60;
+
+/**
+ * The child's script. $1: FIFO path; the rest: the command; exec replaces the shell, so the
+ * child is the compressor. The watchdog's stdio is /dev/null (holding our stderr pipe would delay
+ * 'close'); told to stop (TERM) once the FIFO is open, it takes its sleep with it. It only kills
+ * after a full sleep: without a `sleep` command it does nothing.
+ */
+export function childShell(openTimeoutS: number): string {
+  return [
+    `mkfifo -m 600 -- "$1" || exit ${EXIT_MKFIFO}`,
+    `(trap 'kill $s 2>/dev/null; exit 0' TERM; sleep ${openTimeoutS} & s=$!; wait $s && kill -9 $$) </dev/null >/dev/null 2>&1 & w=$!`,
+    `exec <"$1" || exit ${EXIT_OPEN}`,
+    'kill $w 2>/dev/null',
+    'shift; exec "$@"',
+  ].join('\n');
+}
+
+const SHELL = childShell(CHILD_OPEN_TIMEOUT_S);
 
 export interface FileChildSpec {
   binary: string;
