@@ -1,10 +1,13 @@
-// SIGINT / SIGTERM during a writing command: stop the layer workers, remove this process's temp
-// files and the staging directory, release the index lock if we hold it, and exit 130 / 143. Blobs
+// SIGINT / SIGTERM during a writing command: stop new temp files (engine/stop-flag.ts), remove
+// this process's temp files and the staging directory, release the index lock if we hold it, and exit 130 / 143. Blobs
 // already renamed into place are complete and verified, so a rerun resumes from them.
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { EXIT } from '../errors.js';
-import { stopLayerWorkers } from '../export/export.js';
+import { requestStop } from '../engine/stop-flag.js';
+
+/** How long in-flight temp-file creations get before the final cleanup. */
+const SECOND_CLEANUP_MS = 250;
 
 /** Files this process may have left half-written under a layout directory. */
 export function removeOwnTempFiles(layoutDir: string): void {
@@ -21,9 +24,9 @@ export function removeOwnTempFiles(layoutDir: string): void {
 }
 
 /**
- * On SIGINT / SIGTERM: run `cleanup` at once (whatever happens next, this much is done), stop the
- * layer worker threads (one could be about to create another temp file), run `cleanup` again,
- * print `message`, exit 130 / 143. What the main thread writes is synchronous, so it is never
+ * On SIGINT / SIGTERM: stop every new temp file (shared flag), run `cleanup` at once, run it
+ * again a moment later (a temp file a worker was creating right then), print `message`, exit
+ * 130 / 143. What the main thread writes is synchronous, so it is never
  * half-done here. Returns the function that removes the handlers.
  */
 export function onInterrupt(cleanup: () => void, message: string): () => void {
@@ -36,8 +39,12 @@ export function onInterrupt(cleanup: () => void, message: string): () => void {
       process.stderr.write(`\ninterrupted (${signal}); ${message}\n`);
       process.exit(signal === 'SIGINT' ? EXIT.SIGINT : EXIT.SIGTERM);
     };
+    // Raise the shared stop flag (workers create no more temp files), clean up at once, and
+    // again after a moment for a temp file a worker was creating right then. Workers are not
+    // terminated: process.exit ends them; terminating one mid-setup can abort Node itself.
+    requestStop();
     cleanup();
-    stopLayerWorkers().then(finish, finish);
+    setTimeout(finish, SECOND_CLEANUP_MS);
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);

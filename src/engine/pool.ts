@@ -9,6 +9,7 @@ import { LayerError, type L2OError, UsageError } from '../errors.js';
 import { shortId } from '../ids.js';
 import type { LayerResult, LayerTask } from './types.js';
 import { fromPlainError, type WorkerReply } from './worker-protocol.js';
+import { stopFlagBuffer } from './stop-flag.js';
 
 /** The compiled worker, from dist/src/engine/pool.js. */
 /**
@@ -55,6 +56,7 @@ export function createLayerPool(opts: LayerPoolOptions): LayerPool {
     maxThreads: opts.jobs,
     idleTimeout: opts.idleTimeoutMs ?? 30_000,
     concurrentTasksPerWorker: 1,
+    workerData: { stopFlag: stopFlagBuffer() },
   });
   /** set once a worker could not even start: every task then fails with it */
   let broken: L2OError | null = null;

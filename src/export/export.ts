@@ -20,24 +20,6 @@ import { assembleImage, type AssembledImage } from './assemble.js';
 import { mergeIndex, type IndexEntryInput } from '../oci/manifest.js';
 import { writeDockerSaveFiles } from './docker-save.js';
 
-/** Layer pools running for an export right now (a signal handler stops them before cleaning up). */
-const busyPools = new Set<LayerPool>();
-
-/**
- * Stop every layer worker of running exports (at most `timeoutMs`): after this no worker thread
- * can create another temp file, so a cleanup that follows is final.
- */
-export async function stopLayerWorkers(timeoutMs = 3000): Promise<void> {
-  const pools = [...busyPools];
-  if (pools.length === 0) return;
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([
-    Promise.allSettled(pools.map((p) => p.destroy())),
-    new Promise<void>((r) => { timer = setTimeout(r, timeoutMs); }),
-  ]);
-  if (timer) clearTimeout(timer);
-}
-
 export interface ExportOptions {
   root: string;
   refs: string[];
@@ -248,7 +230,6 @@ export async function runExport(opts: ExportOptions): Promise<ExportReport> {
     }
     pool = opts.pool ?? createLayerPool({ jobs: opts.jobs });
     const layerPool = pool;
-    busyPools.add(layerPool);
     // One promise per unique layer, submitted largest first; images wait on their own layers.
     let layersDone = 0;
     const layerResults = new Map<string, Promise<LayerResult>>();
@@ -300,7 +281,6 @@ export async function runExport(opts: ExportOptions): Promise<ExportReport> {
     // leaves an existing archive as it was and creates no empty one
     if (asArchive && entries.length > 0) await packLayout(layoutDir, out);
   } finally {
-    if (pool) busyPools.delete(pool);
     if (!opts.pool && pool) await pool.close();
     if (asArchive) rmSync(layoutDir, { recursive: true, force: true });
   }

@@ -24,6 +24,7 @@ import { threadId } from 'node:worker_threads';
 import { OutputError } from '../errors.js';
 import { DIGEST_RE } from '../ids.js';
 import { processAlive } from '../process-info.js';
+import { stopRequested } from '../engine/stop-flag.js';
 
 export interface BlobInfo {
   /** sha256:<hex> */
@@ -150,6 +151,8 @@ export class BlobWriter {
       this.fd = null;
       return;
     }
+    // interrupted (SIGINT/SIGTERM): the handler is removing this process's temp files; make none
+    if (stopRequested()) throw new OutputError('E_INTERRUPTED', 'interrupted: no new blob is started');
     this.dir = ensureBlobsDir(outDir);
     this.tempPath = join(this.dir, tempName());
     try {
