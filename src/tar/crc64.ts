@@ -8,6 +8,7 @@
 //  - the JS fallback: the register kept as two 32-bit halves, slicing-by-8.
 // The wasm instance is per thread (module state); its memory holds the tables and a 1 MiB input
 // window that data is copied into (the copy costs ~5 % of the hashing).
+import { instantiate, oneFunctionModule, sleb, uleb } from '../wasm/one-function-module.js';
 
 const TABLES = 16;
 /** TAB_LO[k*256+i] / TAB_HI[k*256+i]: low / high 32 bits of slice table k, entry i. */
@@ -79,30 +80,6 @@ const CRC64_WINDOW_BYTES = 1024 * 1024;
 const PAGES = (WINDOW_OFFSET + CRC64_WINDOW_BYTES) / 65536;
 /** Below this many bytes the JS loop is as fast as a copy plus a call. */
 const WASM_MIN_BYTES = 64;
-
-function uleb(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let b = n & 0x7f;
-    n >>>= 7;
-    if (n !== 0) b |= 0x80;
-    out.push(b);
-  } while (n !== 0);
-  return out;
-}
-
-function sleb(n: number): number[] {
-  const out: number[] = [];
-  for (;;) {
-    const b = n & 0x7f;
-    n >>= 7;
-    if ((n === 0 && (b & 0x40) === 0) || (n === -1 && (b & 0x40) !== 0)) {
-      out.push(b);
-      return out;
-    }
-    out.push(b | 0x80);
-  }
-}
 
 /** The module's bytes: hand-assembled (see the layout above), about 400 bytes. */
 function wasmModuleBytes(): Uint8Array {
@@ -188,20 +165,7 @@ function wasmModuleBytes(): Uint8Array {
   c.push(END);
 
   const locals = [0x02, 0x03, I32, 0x03, I64]; // 2 groups: 3 × i32, 3 × i64
-  const body = [...locals, ...c];
-  const funcBody = [...uleb(body.length), ...body];
-  const section = (id: number, payload: number[]) => [id, ...uleb(payload.length), ...payload];
-  const name = [...'update'].map((ch) => ch.charCodeAt(0));
-  const memName = [...'memory'].map((ch) => ch.charCodeAt(0));
-  const bytes = [
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    ...section(1, [0x01, 0x60, 0x03, I32, I32, I32, 0x00]), // type 0: (i32, i32, i32) → ()
-    ...section(3, [0x01, 0x00]), // function 0 has type 0
-    ...section(5, [0x01, 0x01, ...uleb(PAGES), ...uleb(PAGES)]), // memory 0: fixed size
-    ...section(7, [0x02, name.length, ...name, 0x00, 0x00, memName.length, ...memName, 0x02, 0x00]),
-    ...section(10, [0x01, ...funcBody]),
-  ];
-  return Uint8Array.from(bytes);
+  return oneFunctionModule({ params: [I32, I32, I32], results: [], locals, code: c, pages: PAGES }); // (i32, i32, i32) → ()
 }
 
 interface WasmKernel {
@@ -213,29 +177,20 @@ interface WasmKernel {
 
 let kernel: WasmKernel | null | undefined;
 
-/** The part of the WebAssembly global used here (lib "dom" is not loaded, so it is typed locally). */
-interface WasmApi {
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
-}
-
 function wasmKernel(): WasmKernel | null {
   if (kernel !== undefined) return kernel;
   try {
     if (process.env.LEGACY2OCI_CRC64 === 'js') throw new Error('disabled');
-    const wasm = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
-    if (!wasm) throw new Error('no WebAssembly');
-    const instance = new wasm.Instance(new wasm.Module(wasmModuleBytes()), {});
-    const memory = instance.exports.memory as { buffer: ArrayBuffer };
-    const words = new Uint32Array(memory.buffer, 0, (TABLES * 256 * 8) / 4);
+    const instance = instantiate(wasmModuleBytes());
+    const words = new Uint32Array(instance.memory, 0, (TABLES * 256 * 8) / 4);
     for (let i = 0; i < TABLES * 256; i++) {
       words[2 * i] = TAB_LO[i];
       words[2 * i + 1] = TAB_HI[i];
     }
     kernel = {
-      update: instance.exports.update as (lo: number, hi: number, len: number) => void,
-      window: new Uint8Array(memory.buffer, WINDOW_OFFSET, CRC64_WINDOW_BYTES),
-      state: new Uint32Array(memory.buffer, STATE_OFFSET, 2),
+      update: instance.update as (lo: number, hi: number, len: number) => void,
+      window: new Uint8Array(instance.memory, WINDOW_OFFSET, CRC64_WINDOW_BYTES),
+      state: new Uint32Array(instance.memory, STATE_OFFSET, 2),
     };
   } catch {
     kernel = null;

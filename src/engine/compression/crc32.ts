@@ -4,6 +4,7 @@
 // byte by byte below, no toolchain) does ~3x that, which matters because this thread also
 // replays, CRC-64-checks and hashes the same bytes. zlib.crc32 is the fallback.
 import { crc32 as zlibCrc32 } from 'node:zlib';
+import { instantiate, oneFunctionModule, sleb, uleb } from '../../wasm/one-function-module.js';
 
 const TABLES = 16;
 const TABLE = new Uint32Array(TABLES * 256);
@@ -26,30 +27,6 @@ const TABLE = new Uint32Array(TABLES * 256);
 const WINDOW_OFFSET = 64 * 1024;
 const WINDOW_BYTES = 1024 * 1024;
 const PAGES = (WINDOW_OFFSET + WINDOW_BYTES) / 65536;
-
-function uleb(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let b = n & 0x7f;
-    n >>>= 7;
-    if (n !== 0) b |= 0x80;
-    out.push(b);
-  } while (n !== 0);
-  return out;
-}
-
-function sleb(n: number): number[] {
-  const out: number[] = [];
-  for (;;) {
-    const b = n & 0x7f;
-    n >>= 7;
-    if ((n === 0 && (b & 0x40) === 0) || (n === -1 && (b & 0x40) !== 0)) {
-      out.push(b);
-      return out;
-    }
-    out.push(b | 0x80);
-  }
-}
 
 function wasmModuleBytes(): Uint8Array {
   const BLOCK = 0x02, LOOP = 0x03, END = 0x0b, BR = 0x0c, BR_IF = 0x0d;
@@ -122,23 +99,7 @@ function wasmModuleBytes(): Uint8Array {
   c.push(I32_ADD, LSET, P, BR, 0, END, END);
   c.push(LGET, CRC, END);
 
-  const body = [0x01, 0x07, I32, ...c]; // 7 i32 locals
-  const section = (id: number, payload: number[]) => [id, ...uleb(payload.length), ...payload];
-  const name = [...'update'].map((ch) => ch.charCodeAt(0));
-  const memName = [...'memory'].map((ch) => ch.charCodeAt(0));
-  return Uint8Array.from([
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    ...section(1, [0x01, 0x60, 0x02, I32, I32, 0x01, I32]), // (i32, i32) → i32
-    ...section(3, [0x01, 0x00]),
-    ...section(5, [0x01, 0x01, ...uleb(PAGES), ...uleb(PAGES)]),
-    ...section(7, [0x02, name.length, ...name, 0x00, 0x00, memName.length, ...memName, 0x02, 0x00]),
-    ...section(10, [0x01, ...uleb(body.length), ...body]),
-  ]);
-}
-
-interface WasmApi {
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
+  return oneFunctionModule({ params: [I32, I32], results: [I32], locals: [0x01, 0x07, I32], code: c, pages: PAGES }); // 7 i32 locals
 }
 
 interface Kernel {
@@ -151,12 +112,10 @@ let kernel: Kernel | null | undefined;
 function wasmKernel(): Kernel | null {
   if (kernel !== undefined) return kernel;
   try {
-    const wasm = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
-    if (!wasm || process.env.LEGACY2OCI_CRC32 === 'zlib') throw new Error('disabled');
-    const instance = new wasm.Instance(new wasm.Module(wasmModuleBytes()), {});
-    const memory = instance.exports.memory as { buffer: ArrayBuffer };
-    new Uint32Array(memory.buffer, 0, TABLES * 256).set(TABLE);
-    kernel = { update: instance.exports.update as Kernel['update'], window: new Uint8Array(memory.buffer, WINDOW_OFFSET, WINDOW_BYTES) };
+    if (process.env.LEGACY2OCI_CRC32 === 'zlib') throw new Error('disabled');
+    const instance = instantiate(wasmModuleBytes());
+    new Uint32Array(instance.memory, 0, TABLES * 256).set(TABLE);
+    kernel = { update: instance.update as Kernel['update'], window: new Uint8Array(instance.memory, WINDOW_OFFSET, WINDOW_BYTES) };
   } catch {
     kernel = null;
   }
