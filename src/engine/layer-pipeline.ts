@@ -17,6 +17,8 @@ import { createCompressor, layerMediaType } from './compression/registry.js';
 import type { CompressionSpec } from './types.js';
 
 export const COALESCE_BYTES = 1024 * 1024;
+/** Uncompressed layers give the event loop a turn once per this many chunks (see flush). */
+const IDENTITY_CHUNKS_PER_TURN = 16;
 /** Spare chunks kept for reuse: fresh 1 MiB buffers cost page faults and GC on every chunk. */
 const MAX_SPARE_CHUNKS = 16;
 
@@ -45,6 +47,7 @@ export class LayerPipeline implements TarSink {
   /** 'none': the blob is the tar, so its digest is the diffID; no second hash */
   private readonly identity: boolean;
   private fill = 0;
+  private chunksSinceTurn = 0;
   private tarBytes = 0;
   private failure: unknown = null;
   private closed = false;
@@ -53,7 +56,7 @@ export class LayerPipeline implements TarSink {
   constructor(outDir: string | null, spec: CompressionSpec, threads = 1) {
     this.mediaType = layerMediaType(spec);
     this.identity = spec.algorithm === 'none';
-    this.blob = BlobWriter.open(outDir, { hash: !this.identity });
+    this.blob = BlobWriter.open(outDir, { hash: !this.identity, earlySync: true });
     try {
       const fd = this.blob.externalFd;
       const fifoPath = this.blob.siblingTempPath('fifo');
@@ -99,7 +102,10 @@ export class LayerPipeline implements TarSink {
     }
     // Give the event loop a turn once per chunk: zlib (thread pool) and a compressor child
     // only progress through callbacks on this thread, and producers run sync code otherwise.
-    return this.identity ? undefined : new Promise<void>((resolve) => setImmediate(resolve));
+    // Uncompressed, once every few chunks is enough: only the blob's early sync needs it.
+    if (this.identity && ++this.chunksSinceTurn < IDENTITY_CHUNKS_PER_TURN) return undefined;
+    this.chunksSinceTurn = 0;
+    return new Promise<void>((resolve) => setImmediate(resolve));
   }
 
   /**
@@ -122,6 +128,7 @@ export class LayerPipeline implements TarSink {
       }
       await this.compressor.end();
       if (this.failure) throw this.failure;
+      await this.blob.settle();
       if (this.compressor.writesOutputFile) this.blob.adoptWrittenBytes(this.chunk);
       const diffID = `sha256:${this.diffHash.digest('hex')}`;
       const blob = this.blob.finish(this.identity ? diffID : undefined);

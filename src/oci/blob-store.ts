@@ -8,6 +8,7 @@ import { createHash, randomBytes, type Hash } from 'node:crypto';
 import {
   closeSync,
   constants as fsc,
+  fdatasync,
   fstatSync,
   fsyncSync,
   lstatSync,
@@ -133,7 +134,18 @@ export interface BlobWriterOptions {
    * the caller over exactly the bytes written (a layer written uncompressed: the diffID).
    */
   hash?: boolean;
+  /**
+   * Start writeback early: after every EARLY_SYNC_BYTES written, an fdatasync runs on libuv's
+   * thread pool while the caller goes on producing, so the commit's fsync has little left to
+   * flush. The kernel would otherwise write nothing back before the commit (its background
+   * threshold is a share of RAM), and a worker would sit idle through each layer's whole flush.
+   * The caller must `await settle()` before finish().
+   */
+  earlySync?: boolean;
 }
+
+/** Bytes written between two early syncs. */
+export const EARLY_SYNC_BYTES = 32 * 1024 * 1024;
 
 export class BlobWriter {
   private readonly hash: Hash | null;
@@ -142,9 +154,19 @@ export class BlobWriter {
   private fd: number | null;
   private bytes = 0;
   private done = false;
+  private readonly earlySync: boolean;
+  private unsynced = 0;
+  /** the early sync in flight */
+  private syncing: Promise<void> | null = null;
+  /**
+   * An early sync's error. Linux reports a writeback error once per open file, so one seen by an
+   * early sync would not be seen again by the commit's fsync: it is kept and fails the commit.
+   */
+  private syncError: NodeJS.ErrnoException | null = null;
 
   private constructor(outDir: string | null, opts: BlobWriterOptions) {
     this.hash = opts.hash === false ? null : createHash('sha256');
+    this.earlySync = opts.earlySync === true;
     if (outDir === null) {
       this.dir = null;
       this.tempPath = null;
@@ -221,6 +243,26 @@ export class BlobWriter {
     } catch (err) {
       throw outputError('cannot write', this.tempPath!, err);
     }
+    if (this.earlySync) {
+      this.unsynced += chunk.length;
+      if (this.unsynced >= EARLY_SYNC_BYTES && this.syncing === null) this.startEarlySync(this.fd);
+    }
+  }
+
+  private startEarlySync(fd: number): void {
+    this.unsynced = 0;
+    this.syncing = new Promise<void>((resolve) => {
+      fdatasync(fd, (err) => {
+        if (err) this.syncError ??= err;
+        this.syncing = null;
+        resolve();
+      });
+    });
+  }
+
+  /** Wait for the early sync in flight, if any (before finish() or abort()). */
+  async settle(): Promise<void> {
+    while (this.syncing) await this.syncing;
   }
 
   /**
@@ -238,10 +280,15 @@ export class BlobWriter {
       this.abort();
       throw new OutputError('E_BLOB_DIGEST_MISMATCH', `blob digest ${digest} does not match the expected ${expectedDigest}`);
     }
+    if (this.syncing !== null) {
+      this.abort();
+      throw new OutputError('E_BLOB_SYNC_PENDING', 'finish called while an early sync is running (await settle() first)');
+    }
     this.done = true;
     if (this.fd === null || this.dir === null || this.tempPath === null) return { digest, size: this.bytes, reused: false };
     const finalPath = join(this.dir, digest.slice('sha256:'.length));
     try {
+      if (this.syncError) throw this.syncError;
       fsyncSync(this.fd);
       closeSync(this.fd);
       this.fd = null;

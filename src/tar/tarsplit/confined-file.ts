@@ -33,6 +33,19 @@ export function nameComponents(name: Buffer): { parts: Buffer[]; problem?: 'abso
  * whose cleaned names are equal (ErrDuplicatePath), so do we.
  */
 export function cleanNameKey(name: Buffer): string {
+  // Most names are clean already (no '', '.' or '..' component, at most a trailing '/'): then
+  // the key is the name itself, without the slash.
+  const n = name.length;
+  let start = 0;
+  let clean = n > 0 && name[0] !== SLASH;
+  for (let i = 0; clean && i <= n; i++) {
+    if (i < n && name[i] !== SLASH) continue;
+    const len = i - start;
+    if (len === 0) clean = i === n && n > 0; // only the end after a trailing '/'
+    else if (name[start] === 0x2e && (len === 1 || (len === 2 && name[start + 1] === 0x2e))) clean = false;
+    start = i + 1;
+  }
+  if (clean) return name.toString('latin1', 0, name[n - 1] === SLASH ? n - 1 : n);
   const rooted = name.length > 0 && name[0] === SLASH;
   const out: string[] = [];
   for (const part of name.toString('latin1').split('/')) {
@@ -60,13 +73,31 @@ const MAX_LISTINGS = 64;
 /** A directory with more entries than this is not cached: its files are lstat'ed one by one. */
 const MAX_LISTED_ENTRIES = 100_000;
 
+/** A checked directory of the layer: the path prefix of its files and its entries' kinds. */
+interface DirState {
+  /** the raw directory part of the last name served from it (for the same-directory fast path) */
+  rawDir: Buffer;
+  /** diff dir + '/' + cleaned directory path + '/' */
+  prefix: Buffer;
+  /** latin1 key of the cleaned directory path ('' = the diff dir) */
+  key: string;
+  /** the cleaned directory path itself (listed when first needed) */
+  path: Buffer;
+}
+
+const SLASH_BUFFER = Buffer.from('/');
+
 /**
  * Opens regular files named by tar-split entries inside one diff dir.
  *
  * Types come from directory listings (one getdents per directory, d_type) rather than one lstat
  * per file: on a layer of 50,000 small files the lstat calls cost more than reading the data.
  * The listing is a snapshot like an lstat is; the open itself still refuses symlinks
- * (O_NOFOLLOW), never blocks (O_NONBLOCK), and fstat must show a regular file.
+ * (O_NOFOLLOW) and never blocks (O_NONBLOCK).
+ *
+ * tar order names the files of one directory one after the other, so the directory of the
+ * previous name is remembered: the next name in it costs one byte comparison, one map lookup
+ * and the open.
  */
 export class ConfinedFileOpener {
   private readonly root: Buffer;
@@ -74,6 +105,7 @@ export class ConfinedFileOpener {
   private readonly checkedDirs = new Set<string>();
   /** relative dir path (latin1, '' = the diff dir) → its entries' kinds; null = too big to cache */
   private readonly listings = new Map<string, Map<string, Kind> | null>();
+  private lastDir: DirState | null = null;
 
   /** `rootDir`: the diff dir, already resolved (a symlink at the top was followed by the caller). */
   constructor(rootDir: string) {
@@ -82,21 +114,26 @@ export class ConfinedFileOpener {
 
   private path(parts: Buffer[], count: number): Buffer {
     const pieces: Buffer[] = [this.root];
-    for (let i = 0; i < count; i++) pieces.push(Buffer.from('/'), parts[i]);
+    for (let i = 0; i < count; i++) pieces.push(SLASH_BUFFER, parts[i]);
     return Buffer.concat(pieces);
   }
 
-  private lstatOrRefuse(path: Buffer, shown: string): Stats | undefined {
+  private lstatOrRefuse(path: Buffer, name: Buffer): Stats | undefined {
     try {
       return lstatSync(path, { throwIfNoEntry: false });
     } catch (err) {
-      throw new TarSplitUnusableError(`cannot stat the path of ${shown} (${(err as NodeJS.ErrnoException).code ?? err})`);
+      throw new TarSplitUnusableError(`cannot stat the path of ${displayName(name)} (${(err as NodeJS.ErrnoException).code ?? err})`);
     }
   }
 
-  private listing(dirKey: string, dirPath: Buffer, shown: string): Map<string, Kind> | null {
+  private listing(dirKey: string, dirPath: Buffer, name: Buffer): Map<string, Kind> | null {
     const cached = this.listings.get(dirKey);
-    if (cached !== undefined) return cached;
+    if (cached !== undefined) {
+      // most recently used last, so eviction drops the directories tar order has left
+      this.listings.delete(dirKey);
+      this.listings.set(dirKey, cached);
+      return cached;
+    }
     let entries;
     try {
       entries = readdirSync(dirPath, { withFileTypes: true, encoding: 'buffer' });
@@ -105,7 +142,7 @@ export class ConfinedFileOpener {
       // EACCES (an unsearchable dir), ENAMETOOLONG, ELOOP, ENOTDIR: the name cannot be served
       // from this dir, so the tar-split data is unusable here; regeneration then reports the
       // same obstacle, if it is one, as a read error naming the path.
-      throw new TarSplitUnusableError(`cannot list the directory of ${shown} (${(err as NodeJS.ErrnoException).code ?? err})`);
+      throw new TarSplitUnusableError(`cannot list the directory of ${displayName(name)} (${(err as NodeJS.ErrnoException).code ?? err})`);
     }
     let kinds: Map<string, Kind> | null = null;
     if (entries.length <= MAX_LISTED_ENTRIES) {
@@ -119,51 +156,82 @@ export class ConfinedFileOpener {
     return kinds;
   }
 
-  /** The kind of the entry made of the first `count` parts, or undefined when it does not exist. */
-  private kindOf(parts: Buffer[], count: number, parentKey: string, shown: string): Kind | undefined {
-    const kinds = this.listing(parentKey, this.path(parts, count - 1), shown);
-    if (kinds) return kinds.get(parts[count - 1].toString('latin1'));
-    const st = this.lstatOrRefuse(this.path(parts, count), shown);
+  /** The kind of `base` in a checked directory, or undefined when it does not exist. */
+  private kindIn(dir: DirState, base: Buffer, name: Buffer): Kind | undefined {
+    const kinds = this.listing(dir.key, dir.path, name);
+    if (kinds) return kinds.get(base.toString('latin1', 0, base.length));
+    const st = this.lstatOrRefuse(Buffer.concat([dir.prefix, base]), name);
     if (!st) return undefined;
     return st.isFile() ? 'file' : st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : 'other';
   }
 
-  /** Open `name` for reading; throws TarSplitUnusableError with the reason when it is not a plain regular file inside the dir. */
-  open(name: Buffer): OpenedFile {
+  /** Check every directory on the way to `parts[count-1]`'s parent and return the parent's state. */
+  private dirOf(name: Buffer, parts: Buffer[], rawDir: Buffer): DirState {
     const shown = displayName(name);
-    const { parts, problem } = nameComponents(name);
-    if (problem === 'absolute') throw new TarSplitUnusableError(`absolute name ${shown}`);
-    if (problem === 'dotdot') throw new TarSplitUnusableError(`name ${shown} leaves the layer ('..')`);
-    if (problem === 'empty') throw new TarSplitUnusableError(`empty name for a file with data`);
-
     let key = '';
+    let dir: DirState = { rawDir, prefix: Buffer.concat([this.root, SLASH_BUFFER]), key: '', path: this.root };
     for (let i = 0; i < parts.length - 1; i++) {
-      const parentKey = key;
-      key = i === 0 ? parts[0].toString('latin1') : key + '/' + parts[i].toString('latin1');
-      if (this.checkedDirs.has(key)) continue;
-      const kind = this.kindOf(parts, i + 1, parentKey, shown);
+      key = i === 0 ? parts[0].toString('latin1', 0, parts[0].length) : key + '/' + parts[i].toString('latin1', 0, parts[i].length);
+      if (!this.checkedDirs.has(key)) {
+        const kind = this.kindIn(dir, parts[i], name);
+        if (kind === undefined) throw new TarSplitUnusableError(`missing file ${shown}`);
+        if (kind === 'symlink') throw new TarSplitUnusableError(`symlinked directory in the path of ${shown}`);
+        if (kind !== 'dir') throw new TarSplitUnusableError(`not a directory in the path of ${shown}`);
+        this.checkedDirs.add(key);
+      }
+      const path = this.path(parts, i + 1);
+      dir = { rawDir, prefix: Buffer.concat([path, SLASH_BUFFER]), key, path };
+    }
+    return dir;
+  }
+
+  /**
+   * Open `name` for reading. Its kind is known from the directory listing to be a regular file,
+   * and it is not fstat'ed: the caller reads exactly the recorded size plus one byte, which
+   * catches a changed size, and a non-file swapped in after the listing fails or mismatches on
+   * read. Throws TarSplitUnusableError with the reason when it is not a plain regular file inside
+   * the dir.
+   */
+  openUnchecked(name: Buffer): number {
+    const last = name.lastIndexOf(0x2f);
+    const rawDir = last < 0 ? name.subarray(0, 0) : name.subarray(0, last);
+    const base = name.subarray(last + 1);
+    let dir = this.lastDir;
+    // same directory as the previous name, and a plain final component: no re-check needed
+    const plainBase = base.length > 0 && !(base[0] === 0x2e && (base.length === 1 || (base.length === 2 && base[1] === 0x2e)));
+    if (dir === null || !plainBase || !dir.rawDir.equals(rawDir)) {
+      const shown = displayName(name);
+      const { parts, problem } = nameComponents(name);
+      if (problem === 'absolute') throw new TarSplitUnusableError(`absolute name ${shown}`);
+      if (problem === 'dotdot') throw new TarSplitUnusableError(`name ${shown} leaves the layer ('..')`);
+      if (problem === 'empty') throw new TarSplitUnusableError(`empty name for a file with data`);
+      dir = this.dirOf(name, parts, Buffer.from(rawDir));
+      // a name ending in '/' or '.' names its directory itself, never a regular file
+      if (!plainBase) throw new TarSplitUnusableError(`${shown} is not a regular file`);
+      this.lastDir = dir;
+    }
+
+    const kind = this.kindIn(dir, base, name);
+    if (kind !== 'file') {
+      const shown = displayName(name);
       if (kind === undefined) throw new TarSplitUnusableError(`missing file ${shown}`);
-      if (kind === 'symlink') throw new TarSplitUnusableError(`symlinked directory in the path of ${shown}`);
-      if (kind !== 'dir') throw new TarSplitUnusableError(`not a directory in the path of ${shown}`);
-      this.checkedDirs.add(key);
+      if (kind === 'symlink') throw new TarSplitUnusableError(`${shown} is a symlink, not a regular file`);
+      throw new TarSplitUnusableError(`${shown} is not a regular file`);
     }
-
-    const kind = this.kindOf(parts, parts.length, key, shown);
-    if (kind === undefined) throw new TarSplitUnusableError(`missing file ${shown}`);
-    if (kind === 'symlink') throw new TarSplitUnusableError(`${shown} is a symlink, not a regular file`);
-    if (kind !== 'file') throw new TarSplitUnusableError(`${shown} is not a regular file`);
-
-    const full = this.path(parts, parts.length);
-    let fd: number;
     try {
-      fd = openSync(full, fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK | fsc.O_NOCTTY);
+      return openSync(Buffer.concat([dir.prefix, base]), fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK | fsc.O_NOCTTY);
     } catch (err) {
-      throw new TarSplitUnusableError(`cannot open ${shown} (${(err as NodeJS.ErrnoException).code ?? err})`);
+      throw new TarSplitUnusableError(`cannot open ${displayName(name)} (${(err as NodeJS.ErrnoException).code ?? err})`);
     }
+  }
+
+  /** Open `name` for reading and fstat it; throws TarSplitUnusableError when it is not a plain regular file inside the dir. */
+  open(name: Buffer): OpenedFile {
+    const fd = this.openUnchecked(name);
     const fst = fstatSync(fd);
     if (!fst.isFile()) {
       closeSync(fd);
-      throw new TarSplitUnusableError(`${shown} changed while being opened`);
+      throw new TarSplitUnusableError(`${displayName(name)} changed while being opened`);
     }
     return { fd, size: fst.size };
   }

@@ -2,11 +2,11 @@
 // (raw header/padding segments) and the file bodies in the layer's diff dir, checking every body
 // against its CRC-64 and size. Any doubt throws TarSplitUnusableError: the caller discards what
 // was written (the bytes were only hashed / written to a temp file) and regenerates the layer.
-import { closeSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, readSync } from 'node:fs';
 import { Crc64 } from '../crc64.js';
 import { displayName, type TarSink } from '../sink.js';
 import { ConfinedFileOpener, cleanNameKey } from './confined-file.js';
-import { readTarSplitEntries } from './entries.js';
+import { readTarSplitBatches } from './entries.js';
 import { TarStructureCheck } from './structure.js';
 import { TarSplitUnusableError } from './unusable.js';
 
@@ -29,6 +29,18 @@ export interface ReplayStats {
 }
 
 const DEFAULT_READ_BUFFER = 1024 * 1024;
+
+/** The error for a file whose size is not the recorded one, with its size now when known. */
+function sizeMismatch(fd: number, name: Buffer, recorded: number): TarSplitUnusableError {
+  let now = '';
+  try {
+    const st = fstatSync(fd);
+    now = st.isFile() ? `, the file has ${st.size}` : ', it is no longer a regular file';
+  } catch {
+    // the message without the size
+  }
+  return new TarSplitUnusableError(`size mismatch for ${displayName(name)}: recorded ${recorded} bytes${now}`);
+}
 
 /** Write the original tar of a layer into `sink`. Throws TarSplitUnusableError when the data cannot be trusted. */
 export async function replayTarSplit(input: ReplayInput, sink: TarSink): Promise<ReplayStats> {
@@ -57,56 +69,55 @@ export async function replayTarSplit(input: ReplayInput, sink: TarSink): Promise
     }
   };
 
-  for await (const entry of readTarSplitEntries(input.tarDataPath)) {
-    if (entry.type === 'segment') {
-      if (entry.legacyKeys) legacyV094 = true;
-      if (entry.payload.length === 0) continue;
-      structural(() => check.segment(entry.payload));
-      legacyCheck();
-      stats.tarBytes += entry.payload.length;
-      const wait = sink.write(entry.payload);
-      if (wait) await wait;
-      continue;
-    }
-
-    const shown = displayName(entry.name);
-    const key = cleanNameKey(entry.name);
-    if (seenNames.has(key)) throw new TarSplitUnusableError(`duplicate file entry ${shown}`);
-    seenNames.add(key);
-    structural(() => check.file(entry.name, entry.size));
-    stats.entries++;
-    stats.payloadBytes += entry.size;
-    if (entry.size === 0) continue; // dirs, links, devices, empty files, whiteouts: all in the segments
-
-    if (!entry.crc || entry.crc.length !== 8) throw new TarSplitUnusableError(`no crc for ${shown}`);
-    const { fd, size } = opener.open(entry.name);
-    try {
-      if (size !== entry.size) {
-        throw new TarSplitUnusableError(`size mismatch for ${shown}: recorded ${entry.size} bytes, the file has ${size}`);
-      }
-      const crc = new Crc64();
-      let left = entry.size;
-      while (left > 0) {
-        // The last read asks for one byte more than should be left: getting it means the file
-        // grew; getting exactly the rest means it ends there (a short read of a regular file is
-        // its end). One read per small file instead of a read plus an end-of-file probe.
-        let n: number;
-        try {
-          n = readSync(fd, buf, 0, Math.min(buf.length, left + 1), null);
-        } catch (err) {
-          throw new TarSplitUnusableError(`cannot read ${shown} (${(err as NodeJS.ErrnoException).code ?? err})`);
-        }
-        if (n === 0) throw new TarSplitUnusableError(`${shown} is shorter than recorded (changed while reading)`);
-        if (n > left) throw new TarSplitUnusableError(`${shown} is longer than recorded (changed while reading)`);
-        crc.update(buf, 0, n);
-        left -= n;
-        stats.tarBytes += n;
-        const wait = sink.write(buf.subarray(0, n));
+  // Entries come in batches and are handled synchronously; the only awaits are the sink's
+  // backpressure and the next batch (a layer of 50,000 small files is 100,000 entries).
+  for await (const batch of readTarSplitBatches(input.tarDataPath)) {
+    for (const entry of batch) {
+      if (entry.type === 'segment') {
+        if (entry.legacyKeys) legacyV094 = true;
+        if (entry.payload.length === 0) continue;
+        structural(() => check.segment(entry.payload));
+        legacyCheck();
+        stats.tarBytes += entry.payload.length;
+        const wait = sink.write(entry.payload);
         if (wait) await wait;
+        continue;
       }
-      if (!crc.digest().equals(entry.crc)) throw new TarSplitUnusableError(`crc mismatch for ${shown}`);
-    } finally {
-      closeSync(fd);
+
+      const key = cleanNameKey(entry.name);
+      if (seenNames.has(key)) throw new TarSplitUnusableError(`duplicate file entry ${displayName(entry.name)}`);
+      seenNames.add(key);
+      structural(() => check.file(entry.name, entry.size));
+      stats.entries++;
+      stats.payloadBytes += entry.size;
+      if (entry.size === 0) continue; // dirs, links, devices, empty files, whiteouts: all in the segments
+
+      if (!entry.crc || entry.crc.length !== 8) throw new TarSplitUnusableError(`no crc for ${displayName(entry.name)}`);
+      const fd = opener.openUnchecked(entry.name);
+      try {
+        const crc = new Crc64();
+        let left = entry.size;
+        while (left > 0) {
+          // The last read asks for one byte more than should be left: getting it means the file
+          // grew; getting exactly the rest means it ends there (a short read of a regular file
+          // is its end). One read per small file, and no fstat: the reads are the size check.
+          let n: number;
+          try {
+            n = readSync(fd, buf, 0, Math.min(buf.length, left + 1), null);
+          } catch (err) {
+            throw new TarSplitUnusableError(`cannot read ${displayName(entry.name)} (${(err as NodeJS.ErrnoException).code ?? err})`);
+          }
+          if (n === 0 || n > left) throw sizeMismatch(fd, entry.name, entry.size);
+          crc.update(buf, 0, n);
+          left -= n;
+          stats.tarBytes += n;
+          const wait = sink.write(buf.subarray(0, n));
+          if (wait) await wait;
+        }
+        if (!crc.digest().equals(entry.crc)) throw new TarSplitUnusableError(`crc mismatch for ${displayName(entry.name)}`);
+      } finally {
+        closeSync(fd);
+      }
     }
   }
   structural(() => check.end());

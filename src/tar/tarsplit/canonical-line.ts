@@ -1,0 +1,205 @@
+// A fast reader for the lines tar-split itself writes. Go's encoding/json renders tar-split's
+// Entry struct in one fixed form: `{"type":2,"payload":"<base64>","position":N}` for segments and
+// `{"type":1,"name":"…","size":N,"payload":"<base64>"|null,"position":N}` for files (name,
+// name_raw and size left out when empty). On a layer of 50,000 small files, JSON.parse, the
+// base64 regex and one JS string per payload cost more than reading the files, so those lines
+// are scanned as bytes here.
+//
+// The contract: for any line this accepts, the entry is exactly what JSON.parse + toEntry would
+// give. Anything unusual (whitespace, escapes, non-ASCII names, unknown or repeated keys,
+// numbers that are not small plain integers, invalid base64, an unknown type) returns undefined
+// and the caller takes the general path, which gives the real answer or the real error message.
+import type { TarSplitEntry } from './entries.js';
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const COLON = 0x3a;
+const COMMA = 0x2c;
+const OPEN_BRACE = 0x7b;
+const CLOSE_BRACE = 0x7d;
+const PAD = 0x3d; // '='
+
+/** base64 alphabet value of each byte, or 255 */
+const B64 = new Uint8Array(256).fill(255);
+{
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+  for (let i = 0; i < alphabet.length; i++) B64[alphabet.charCodeAt(i)] = i;
+}
+
+const enum Key {
+  Type = 1,
+  Name = 2,
+  NameRaw = 4,
+  Size = 8,
+  Payload = 16,
+  Position = 32,
+}
+
+function spells(line: Buffer, start: number, text: string): boolean {
+  for (let i = 0; i < text.length; i++) if (line[start + i] !== text.charCodeAt(i)) return false;
+  return true;
+}
+
+/** Which key the bytes [start, end) spell, or 0. */
+function keyAt(line: Buffer, start: number, end: number): number {
+  switch (end - start) {
+    case 4:
+      return spells(line, start, 'type') ? Key.Type : spells(line, start, 'name') ? Key.Name : spells(line, start, 'size') ? Key.Size : 0;
+    case 7:
+      return spells(line, start, 'payload') ? Key.Payload : 0;
+    case 8:
+      return spells(line, start, 'position') ? Key.Position : spells(line, start, 'name_raw') ? Key.NameRaw : 0;
+    default:
+      return 0;
+  }
+}
+
+/**
+ * Decode standard base64 in [start, end) the way the general path's regex + Buffer.from do,
+ * or undefined when the regex would refuse it (length not a multiple of 4, a byte outside the
+ * alphabet, padding anywhere but the end of the last quad).
+ */
+export function decodeBase64Span(line: Buffer, start: number, end: number): Buffer | undefined {
+  const len = end - start;
+  if (len % 4 !== 0) return undefined;
+  if (len === 0) return Buffer.alloc(0);
+  let pad = 0;
+  if (line[end - 1] === PAD) pad = line[end - 2] === PAD ? 2 : 1;
+  const out = Buffer.allocUnsafe((len / 4) * 3 - pad);
+  let o = 0;
+  const full = end - (pad > 0 ? 4 : 0);
+  let i = start;
+  for (; i < full; i += 4) {
+    const a = B64[line[i]];
+    const b = B64[line[i + 1]];
+    const c = B64[line[i + 2]];
+    const d = B64[line[i + 3]];
+    if ((a | b | c | d) > 63) return undefined; // 255 marks a byte outside the alphabet
+    out[o++] = (a << 2) | (b >> 4);
+    out[o++] = ((b & 15) << 4) | (c >> 2);
+    out[o++] = ((c & 3) << 6) | d;
+  }
+  if (pad > 0) {
+    const a = B64[line[i]];
+    const b = B64[line[i + 1]];
+    if ((a | b) > 63) return undefined;
+    out[o++] = (a << 2) | (b >> 4);
+    if (pad === 1) {
+      const c = B64[line[i + 2]];
+      if (c > 63) return undefined;
+      out[o++] = ((b & 15) << 4) | (c >> 2);
+    }
+  }
+  return out;
+}
+
+/**
+ * The entry of a line in tar-split's canonical form, or undefined when the line is anything
+ * else (the general JSON path then decides).
+ */
+export function parseCanonicalLine(line: Buffer): TarSplitEntry | undefined {
+  const n = line.length;
+  if (n < 2 || line[0] !== OPEN_BRACE || line[n - 1] !== CLOSE_BRACE) return undefined;
+  let seen = 0;
+  let type = -1;
+  let size = 0;
+  // string values as spans; -1 = absent or null
+  let nameStart = -1;
+  let nameEnd = -1;
+  let rawStart = -1;
+  let rawEnd = -1;
+  let payloadStart = -1;
+  let payloadEnd = -1;
+
+  let p = 1;
+  for (;;) {
+    // "key":
+    if (line[p] !== QUOTE) return undefined;
+    const keyStart = p + 1;
+    const keyEnd = line.indexOf(QUOTE, keyStart);
+    if (keyEnd < 0) return undefined;
+    const key = keyAt(line, keyStart, keyEnd);
+    if (key === 0 || (seen & key) !== 0) return undefined; // unknown or repeated: general path
+    seen |= key;
+    p = keyEnd + 1;
+    if (line[p] !== COLON) return undefined;
+    p++;
+
+    const c = line[p];
+    if (c === QUOTE) {
+      // a string of printable ASCII without escapes
+      const start = p + 1;
+      let q = start;
+      for (;;) {
+        if (q >= n) return undefined;
+        const b = line[q];
+        if (b === QUOTE) break;
+        if (b < 0x20 || b > 0x7e || b === BACKSLASH) return undefined;
+        q++;
+      }
+      if (key === Key.Name) {
+        nameStart = start;
+        nameEnd = q;
+      } else if (key === Key.NameRaw) {
+        rawStart = start;
+        rawEnd = q;
+      } else if (key === Key.Payload) {
+        payloadStart = start;
+        payloadEnd = q;
+      } else {
+        return undefined; // a string where a number belongs
+      }
+      p = q + 1;
+    } else if (c === 0x6e) {
+      // null: only where the general path also reads null as "absent"
+      if (line[p + 1] !== 0x75 || line[p + 2] !== 0x6c || line[p + 3] !== 0x6c) return undefined;
+      if (key !== Key.Name && key !== Key.NameRaw && key !== Key.Payload && key !== Key.Position) return undefined;
+      p += 4;
+    } else if (c >= 0x30 && c <= 0x39) {
+      // a plain integer: no sign, no leading zero, at most 15 digits (a safe integer)
+      const start = p;
+      while (p < n && line[p] >= 0x30 && line[p] <= 0x39) p++;
+      const digits = p - start;
+      if (digits > 15 || (digits > 1 && c === 0x30)) return undefined;
+      const value = digits === 1 ? c - 0x30 : Number(line.toString('latin1', start, p));
+      if (key === Key.Type) type = value;
+      else if (key === Key.Size) size = value;
+      else if (key !== Key.Position) return undefined; // a number where a string belongs
+    } else {
+      return undefined;
+    }
+
+    const sep = line[p];
+    if (sep === COMMA) {
+      p++;
+      continue;
+    }
+    if (sep === CLOSE_BRACE && p === n - 1) break;
+    return undefined;
+  }
+
+  if (type === 2) {
+    let payload: Buffer | undefined = Buffer.alloc(0);
+    if (payloadStart >= 0) payload = decodeBase64Span(line, payloadStart, payloadEnd);
+    if (payload === undefined) return undefined;
+    return { type: 'segment', payload, legacyKeys: (seen & (Key.Name | Key.Size)) !== 0 };
+  }
+  if (type === 1) {
+    let name: Buffer | undefined;
+    if (rawStart >= 0) {
+      const raw = decodeBase64Span(line, rawStart, rawEnd);
+      if (raw === undefined) return undefined;
+      if (raw.length > 0) name = raw;
+    }
+    // a copy: the line is a view into the decompressor's output
+    name ??= nameStart >= 0 ? Buffer.from(line.subarray(nameStart, nameEnd)) : Buffer.alloc(0);
+    let crc: Buffer | null = null;
+    if (payloadStart >= 0) {
+      const decoded = decodeBase64Span(line, payloadStart, payloadEnd);
+      if (decoded === undefined) return undefined;
+      crc = decoded;
+    }
+    return { type: 'file', name, size, crc };
+  }
+  return undefined;
+}
