@@ -17,8 +17,10 @@ import { createCompressor, layerMediaType } from './compression/registry.js';
 import type { CompressionSpec } from './types.js';
 
 export const COALESCE_BYTES = 1024 * 1024;
-/** Uncompressed layers give the event loop a turn once per this many chunks (see flush). */
+/** Uncompressed layers give the event loop a turn once per this many chunks' worth of bytes (see flush). */
 const IDENTITY_CHUNKS_PER_TURN = 16;
+/** Uncompressed: pieces at least this big skip the chunk copy (see write). */
+const DIRECT_WRITE_BYTES = 64 * 1024;
 /** Spare chunks kept for reuse: fresh 1 MiB buffers cost page faults and GC on every chunk. */
 const MAX_SPARE_CHUNKS = 16;
 
@@ -47,7 +49,7 @@ export class LayerPipeline implements TarSink {
   /** 'none': the blob is the tar, so its digest is the diffID; no second hash */
   private readonly identity: boolean;
   private fill = 0;
-  private chunksSinceTurn = 0;
+  private bytesSinceTurn = 0;
   private tarBytes = 0;
   private failure: unknown = null;
   private closed = false;
@@ -72,6 +74,9 @@ export class LayerPipeline implements TarSink {
 
   write(data: Buffer): Promise<void> | undefined {
     if (this.failure) return Promise.reject(this.failure);
+    // Uncompressed, nothing depends on chunk boundaries: a large piece (a file body read in
+    // 1 MiB reads) is hashed and written as it is, without the copy into a chunk.
+    if (this.identity && data.length >= DIRECT_WRITE_BYTES) return this.writeDirect(data);
     let waits: Promise<void>[] | null = null;
     let off = 0;
     while (off < data.length) {
@@ -86,6 +91,26 @@ export class LayerPipeline implements TarSink {
     }
     if (!waits) return undefined;
     return waits.length === 1 ? waits[0] : Promise.all(waits).then(() => undefined);
+  }
+
+  private writeDirect(data: Buffer): Promise<void> | undefined {
+    let wait: Promise<void> | undefined;
+    if (this.fill > 0) wait = this.flush(); // what came before goes first
+    this.diffHash.update(data);
+    this.tarBytes += data.length;
+    // no release callback: `data` is the producer's buffer and must never become a spare chunk
+    const direct = this.compressor.write(data);
+    if (direct) return wait ? Promise.all([wait, direct]).then(() => undefined) : direct;
+    if (wait) return wait;
+    return this.turnEvery(data.length);
+  }
+
+  /** In identity mode, a turn of the event loop once per IDENTITY_CHUNKS_PER_TURN chunks' worth of bytes. */
+  private turnEvery(bytes: number): Promise<void> | undefined {
+    this.bytesSinceTurn += bytes;
+    if (this.bytesSinceTurn < IDENTITY_CHUNKS_PER_TURN * this.chunkBytes) return undefined;
+    this.bytesSinceTurn = 0;
+    return new Promise<void>((resolve) => setImmediate(resolve));
   }
 
   private flush(): Promise<void> | undefined {
@@ -103,8 +128,7 @@ export class LayerPipeline implements TarSink {
     // Give the event loop a turn once per chunk: zlib (thread pool) and a compressor child
     // only progress through callbacks on this thread, and producers run sync code otherwise.
     // Uncompressed, once every few chunks is enough: only the blob's early sync needs it.
-    if (this.identity && ++this.chunksSinceTurn < IDENTITY_CHUNKS_PER_TURN) return undefined;
-    this.chunksSinceTurn = 0;
+    if (this.identity) return this.turnEvery(full.length);
     return new Promise<void>((resolve) => setImmediate(resolve));
   }
 

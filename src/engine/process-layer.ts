@@ -5,6 +5,7 @@ import { lstatSync, realpathSync } from 'node:fs';
 import { isAbsolute, relative, sep } from 'node:path';
 import { LayerError } from '../errors.js';
 import { isId, shortId } from '../ids.js';
+import { crc64ReadWindow } from '../tar/crc64.js';
 import { regenerateAufsLayer } from '../tar/regen/regenerate.js';
 import { regenerateNaiveDiff } from '../tar/regen/naive-diff.js';
 import { replayTarSplit } from '../tar/tarsplit/replay.js';
@@ -114,7 +115,8 @@ export async function processLayer(task: LayerTask): Promise<LayerResult> {
   /** the read buffer, sized to the pipeline's pieces: file bodies are read and handed over in those */
   const bufferFor = (pipeline: LayerPipeline): Buffer => {
     const size = Math.min(READ_BUFFER_BYTES, pipeline.preferredWriteBytes);
-    if (!readBuffer || readBuffer.length !== size) readBuffer = Buffer.allocUnsafe(size);
+    // the CRC kernel's own input window when there is one: file bodies are checked without a copy
+    if (!readBuffer || readBuffer.length !== size) readBuffer = crc64ReadWindow()?.subarray(0, size) ?? Buffer.allocUnsafe(size);
     return readBuffer;
   };
 

@@ -198,6 +198,17 @@ function wasmKernel(): WasmKernel | null {
   return kernel;
 }
 
+/**
+ * This thread's CRC input window (1 MiB of WebAssembly memory) as a Buffer to read file data
+ * into: Crc64.update of data at its start needs no copy. Whatever is there is overwritten by
+ * the next Crc64.update of other data, so use it only as the read buffer of one producer that
+ * hands each piece on before reading the next. Null without WebAssembly.
+ */
+export function crc64ReadWindow(): Buffer | null {
+  const k = wasmKernel();
+  return k ? Buffer.from(k.window.buffer, k.window.byteOffset, k.window.byteLength) : null;
+}
+
 /** Which implementation this thread uses ('js' without WebAssembly or with LEGACY2OCI_CRC64=js). */
 export function crc64Implementation(): 'wasm' | 'js' {
   return wasmKernel() ? 'wasm' : 'js';
@@ -217,6 +228,13 @@ export class Crc64 {
     }
     let lo = this.lo;
     let hi = this.hi;
+    if (buf.buffer === k.window.buffer && buf.byteOffset + start === WINDOW_OFFSET) {
+      // read straight into the window (crc64ReadWindow): nothing to copy
+      k.update(lo, hi, end - start);
+      this.lo = k.state[0];
+      this.hi = k.state[1];
+      return this;
+    }
     let at = start;
     while (at < end) {
       const n = Math.min(end - at, CRC64_WINDOW_BYTES);

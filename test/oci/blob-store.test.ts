@@ -6,7 +6,8 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OutputError } from '../../src/errors.js';
-import { BlobWriter, TEMP_PREFIX, blobPath, blobsDir, hasVerifiedBlob, putBlob, removeStaleTemps } from '../../src/oci/blob-store.js';
+import { spawnSync } from 'node:child_process';
+import { BlobWriter, EARLY_SYNC_BYTES, TEMP_PREFIX, blobPath, blobsDir, hasVerifiedBlob, putBlob, removeStaleTemps } from '../../src/oci/blob-store.js';
 
 let work = '';
 let n = 0;
@@ -116,4 +117,45 @@ test('write errors are OutputErrors naming the file', () => {
   mkdirSync(out);
   writeFileSync(join(out, 'blobs'), 'a file where the blobs dir should be');
   assert.throws(() => BlobWriter.open(out), (err: unknown) => err instanceof OutputError && err.code === 'E_OUTPUT_WRITE' && typeof err.file === 'string');
+});
+
+test('early sync: writeback starts every EARLY_SYNC_BYTES; finish waits for settle; the blob is whole', async () => {
+  const out = outDir();
+  const piece = Buffer.alloc(1024 * 1024, 0x5a);
+  const pieces = Math.ceil((2 * EARLY_SYNC_BYTES + 1) / piece.length);
+  const whole = createHash('sha256');
+  for (let i = 0; i < pieces; i++) whole.update(piece);
+  const digest = `sha256:${whole.digest('hex')}`;
+
+  // a sync is in flight right after the threshold is crossed (no event-loop turn yet)
+  const early = BlobWriter.open(out, { earlySync: true });
+  for (let i = 0; i < pieces; i++) early.write(piece);
+  assert.throws(() => early.finish(digest), (err: unknown) => err instanceof OutputError && err.code === 'E_BLOB_SYNC_PENDING');
+  await new Promise((r) => setTimeout(r, 50));
+  assert.deepEqual(temps(out), []);
+
+  const w = BlobWriter.open(out, { earlySync: true });
+  for (let i = 0; i < pieces; i++) {
+    w.write(piece);
+    if (i % 8 === 0) await new Promise((r) => setImmediate(r));
+  }
+  await w.settle();
+  assert.deepEqual(w.finish(digest), { digest, size: pieces * piece.length, reused: false });
+  assert.equal(sha(readFileSync(blobPath(out, digest))), digest);
+});
+
+test('early sync: the fdatasync calls really happen (strace)', { skip: spawnSync('strace', ['-V']).status === 0 ? false : 'strace not installed' }, () => {
+  const out = outDir();
+  const script = `
+    import { BlobWriter } from ${JSON.stringify(new URL('../../src/oci/blob-store.js', import.meta.url).href)};
+    const w = BlobWriter.open(${JSON.stringify(out)}, { earlySync: true });
+    const piece = Buffer.alloc(1024 * 1024, 1);
+    for (let i = 0; i < 100; i++) { w.write(piece); await new Promise((r) => setImmediate(r)); }
+    await w.settle();
+    w.finish();`;
+  const r = spawnSync('strace', ['-f', '-e', 'trace=fdatasync,fsync', process.execPath, '--input-type=module', '-e', script], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const datasyncs = r.stderr.split('\n').filter((l) => /fdatasync\(\d+\)\s+= 0/.test(l)).length;
+  assert.ok(datasyncs >= 2, `expected early fdatasync calls for 100 MiB, saw ${datasyncs}:\n${r.stderr.slice(-2000)}`);
+  assert.ok(/[^a]fsync\(\d+\)\s+= 0/.test(r.stderr), 'the commit still fsyncs');
 });
