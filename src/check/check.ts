@@ -13,14 +13,15 @@
 //                from the original. Any corrupt layer makes `check` exit 1.
 import { availableParallelism } from 'node:os';
 import { L2OError, describeError } from '../errors.js';
-import { createLayerPool, type LayerPool } from '../engine/pool.js';
+import type { LayerPool } from '../engine/pool.js';
+import { CHECK_WORKER_URL, takeLayerPool } from '../engine/prewarm.js';
 import { dockerConfigOf } from '../export/assemble.js';
 import { layerTaskFields, planExport, type ExportPlan, type FailedImage } from '../plan/plan.js';
 import { openStore, type LegacyStore, type Problem } from '../store/index.js';
 import type { CheckedLayer } from './check-worker.js';
 import type { ChangedFile } from './diagnose.js';
 
-export const CHECK_WORKER_URL = new URL('./check-worker.js', import.meta.url);
+export { CHECK_WORKER_URL };
 
 export type LayerStatus = 'ok' | 'no-tar-split' | 'corrupt';
 
@@ -122,7 +123,7 @@ function toLayerReport(r: CheckedLayer): CheckLayerReport {
 export async function runCheckJob(opts: CheckOptions): Promise<CheckReport> {
   const started = Date.now();
   // workers start while the root is read and planned
-  const pool = opts.pool ?? createLayerPool({ jobs: opts.jobs ?? availableParallelism(), workerFile: CHECK_WORKER_URL, warm: true });
+  const pool = opts.pool ?? takeLayerPool(CHECK_WORKER_URL, opts.jobs ?? availableParallelism());
   try {
     return await check(opts, pool, started);
   } finally {

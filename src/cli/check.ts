@@ -67,7 +67,7 @@ export async function runCheck(argv: string[]): Promise<number> {
   const jobs = parseJobs(values.jobs as string | undefined);
   const json = Boolean(values.json);
   // the spinner's modules are only loaded when there is progress to show
-  const progress = Boolean(values.quiet) || json ? SILENT : (await import('./progress.js')).createProgress({ label: 'check' });
+  const progress = Boolean(values.quiet) || json ? SILENT : await (await import('./progress.js')).createProgress({ label: 'check' });
   let bytes = 0;
   let bytesTotal = 0;
   const report = await runCheckJob({

@@ -68,7 +68,7 @@ export async function runExportCommand(argv: string[]): Promise<number> {
   const jobs = parseJobs(values.jobs as string | undefined);
   const json = Boolean(values.json);
   const quiet = Boolean(values.quiet) || Boolean(values['dry-run']);
-  const progress = createProgress({ quiet, label: `export ${compressionLabel(compression)}` });
+  const progress = await createProgress({ quiet, label: `export ${compressionLabel(compression)}` });
   // --quiet silences progress, never warnings: a layer that fell back to regeneration always says so
   const warn = (line: string) => (quiet ? process.stderr.write(line + '\n') : progress.log(line));
   let bytesTotal = 0;

@@ -41,12 +41,26 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`legacy2oci: unknown command '${name}'\n${USAGE}\n`);
     return EXIT.USAGE;
   }
+  let prewarmed = false;
   try {
+    if (name === 'export' || name === 'check') prewarmed = await prewarm(name, rest);
     const command = await load();
     return await command(rest);
   } catch (err) {
     process.stderr.write(`legacy2oci ${name}: ${describeError(err)}\n`);
     if (process.env.LEGACY2OCI_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);
     return err instanceof L2OError ? err.exitCode : EXIT.PARTIAL;
+  } finally {
+    if (prewarmed) await (await import('../engine/prewarm.js')).releasePrewarmedPool();
   }
+}
+
+/** Start the layer workers while the command's modules load and the root is planned (see engine/prewarm.ts). */
+async function prewarm(kind: 'export' | 'check', argv: string[]): Promise<boolean> {
+  const { availableParallelism } = await import('node:os');
+  const { jobsFromArgv, prewarmLayerPool } = await import('../engine/prewarm.js');
+  const jobs = jobsFromArgv(argv, availableParallelism());
+  if (jobs === null) return false;
+  prewarmLayerPool(kind, jobs);
+  return true;
 }

@@ -1,7 +1,7 @@
 // Progress on stderr: an ora spinner line on a TTY (layers done/total, bytes, throughput, ETA),
 // sparse plain lines when not a TTY or CI=true, nothing with --quiet.
 
-import ora, { type Ora } from 'ora';
+import type { Ora } from 'ora';
 import { humanSize } from './args.js';
 
 export interface ProgressState {
@@ -27,7 +27,8 @@ function describe(s: ProgressState, startedAt: number): string {
   return `layers ${s.layersDone}/${s.layersTotal}  ${humanSize(s.bytesDone)}/${humanSize(s.bytesTotal)}  ${humanSize(rate)}/s${eta}`;
 }
 
-export function createProgress(opts: { quiet?: boolean; label: string }): Progress {
+/** The progress display; ora (and its dependencies) is only loaded for an interactive terminal. */
+export async function createProgress(opts: { quiet?: boolean; label: string }): Promise<Progress> {
   const startedAt = Date.now();
   if (opts.quiet) {
     return { update() {}, log() {}, done() {}, fail(s) { process.stderr.write(s + '\n'); } };
@@ -36,6 +37,7 @@ export function createProgress(opts: { quiet?: boolean; label: string }): Progre
   // want plain lines (ora itself turns off whenever CI is set at all).
   const interactive = Boolean(process.stderr.isTTY) && (process.stderr.columns ?? 0) > 0 && !process.env.CI;
   if (interactive) {
+    const { default: ora } = await import('ora');
     const spinner: Ora = ora({ text: opts.label, stream: process.stderr }).start();
     return {
       update(state, note) { spinner.text = `${opts.label}  ${describe(state, startedAt)}${note ? `  ${note}` : ''}`; },

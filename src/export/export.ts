@@ -12,10 +12,10 @@ import { EXIT, L2OError, UsageError, describeError } from '../errors.js';
 import { openStore, type LegacyStore } from '../store/index.js';
 import { layerTaskFields, planExport, type ExportPlan, type FailedImage, type ImagePlan, type LayerPlan } from '../plan/plan.js';
 import type { CompressionSpec, LayerResult } from '../engine/types.js';
-import { createLayerPool, type LayerPool } from '../engine/pool.js';
+import { LAYER_WORKER_URL, createLayerPool, type LayerPool } from '../engine/pool.js';
+import { takeLayerPool } from '../engine/prewarm.js';
 import { initLayout, removeStaleLayoutTemps, updateIndex } from '../oci/layout.js';
 import { removeStaleTemps } from '../oci/blob-store.js';
-import { packLayout, unpackLayout } from '../oci/archive.js';
 import { assembleImage, type AssembledImage } from './assemble.js';
 import { mergeIndex, type IndexEntryInput } from '../oci/manifest.js';
 import { writeDockerSaveFiles } from './docker-save.js';
@@ -178,6 +178,18 @@ function nothingDone(err: unknown): never {
 }
 
 export async function runExport(opts: ExportOptions): Promise<ExportReport> {
+  if (opts.pool || opts.dryRun) return exportWith(opts, opts.pool ?? null);
+  // the workers start (a Node isolate and our modules each) while the root is read and planned
+  const pool = takeLayerPool(LAYER_WORKER_URL, opts.jobs);
+  try {
+    return await exportWith(opts, pool);
+  } finally {
+    await pool.close();
+  }
+}
+
+/** The export, with the caller's pool (null: a dry run, or one is made when needed and closed here). */
+async function exportWith(opts: ExportOptions, givenPool: LayerPool | null): Promise<ExportReport> {
   const started = Date.now();
   const store = opts.store ?? openStore(opts.root);
   const plan = planExport(store, opts.refs, { rename: opts.rename });
@@ -213,13 +225,14 @@ export async function runExport(opts: ExportOptions): Promise<ExportReport> {
     nothingDone(err);
   }
 
-  let pool: LayerPool | null = null;
+  let ownPool: LayerPool | null = null;
   try {
     try {
       if (asArchive) {
         rmSync(layoutDir, { recursive: true, force: true });
         mkdirSync(layoutDir, { recursive: true });
-        if (existsSync(out)) await unpackLayout(out, layoutDir);
+        // tar-stream is loaded only for an archive OUT
+        if (existsSync(out)) await (await import('../oci/archive.js')).unpackLayout(out, layoutDir);
       }
       initLayout(layoutDir);
       // what killed runs left behind (their pid is gone): temp blobs and index/manifest temps
@@ -228,8 +241,7 @@ export async function runExport(opts: ExportOptions): Promise<ExportReport> {
     } catch (err) {
       nothingDone(err);
     }
-    pool = opts.pool ?? createLayerPool({ jobs: opts.jobs });
-    const layerPool = pool;
+    const layerPool = givenPool ?? (ownPool = createLayerPool({ jobs: opts.jobs }));
     // One promise per unique layer, submitted largest first; images wait on their own layers.
     let layersDone = 0;
     const layerResults = new Map<string, Promise<LayerResult>>();
@@ -279,9 +291,9 @@ export async function runExport(opts: ExportOptions): Promise<ExportReport> {
     }
     // an archive is (re)written only when something was added: a run that exported nothing
     // leaves an existing archive as it was and creates no empty one
-    if (asArchive && entries.length > 0) await packLayout(layoutDir, out);
+    if (asArchive && entries.length > 0) await (await import('../oci/archive.js')).packLayout(layoutDir, out);
   } finally {
-    if (!opts.pool && pool) await pool.close();
+    if (ownPool) await ownPool.close();
     if (asArchive) rmSync(layoutDir, { recursive: true, force: true });
   }
   // Canonical order in the report too, whatever order the images finished in.
