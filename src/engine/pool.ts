@@ -10,6 +10,7 @@ import { shortId } from '../ids.js';
 import type { LayerResult, LayerTask } from './types.js';
 import { fromPlainError, type WorkerReply } from './worker-protocol.js';
 import { stopFlagBuffer } from './stop-flag.js';
+import { newWaitingCounter } from './waiting-tasks.js';
 
 /** The compiled worker, from dist/src/engine/pool.js. */
 /**
@@ -49,6 +50,7 @@ export interface LayerPool {
 
 export function createLayerPool(opts: LayerPoolOptions): LayerPool {
   if (!Number.isInteger(opts.jobs) || opts.jobs < 1) throw new UsageError(`--jobs must be a whole number >= 1, got ${opts.jobs}`);
+  const waiting = newWaitingCounter();
   const piscina = new Piscina<LayerTask, WorkerReply>({
     filename: (opts.workerFile ?? LAYER_WORKER_URL).href,
     execArgv: WORKER_EXEC_ARGV,
@@ -56,7 +58,7 @@ export function createLayerPool(opts: LayerPoolOptions): LayerPool {
     maxThreads: opts.jobs,
     idleTimeout: opts.idleTimeoutMs ?? 30_000,
     concurrentTasksPerWorker: 1,
-    workerData: { stopFlag: stopFlagBuffer() },
+    workerData: { stopFlag: stopFlagBuffer(), waitingTasks: waiting.buffer },
   });
   /** set once a worker could not even start: every task then fails with it */
   let broken: L2OError | null = null;
@@ -75,7 +77,9 @@ export function createLayerPool(opts: LayerPoolOptions): LayerPool {
       const signal = runOpts.signal ? AbortSignal.any([internal.signal, runOpts.signal]) : internal.signal;
       let reply: WorkerReply;
       try {
-        // one layer alone may use the whole --jobs budget for its compression (same bytes)
+        // one layer alone may use the whole --jobs budget for its compression (same bytes);
+        // the worker uses one thread while other layers wait (waiting-tasks.ts)
+        Atomics.add(waiting, 0, 1);
         reply = await piscina.run(task.threads === undefined ? { ...task, threads: opts.jobs } : task, { signal });
       } catch (err) {
         if (broken) throw broken;

@@ -11,6 +11,7 @@ import { regenerateNaiveDiff } from '../tar/regen/naive-diff.js';
 import { replayTarSplit } from '../tar/tarsplit/replay.js';
 import { TarSplitUnusableError } from '../tar/tarsplit/unusable.js';
 import { LayerPipeline, type LayerDigests } from './layer-pipeline.js';
+import { startWaitingTask } from './waiting-tasks.js';
 import type { LayerResult, LayerTask } from './types.js';
 
 /** Beyond this many warnings per layer only a count is kept (a tree of a million sockets must not bloat the report). */
@@ -106,8 +107,20 @@ function toResult(task: LayerTask, d: LayerDigests, source: LayerResult['source'
   return result;
 }
 
+/**
+ * The compressor threads for this layer (the bytes are the same for any count). zstd's worker
+ * threads compete with the other layers' work: while layers still wait for a worker, one thread
+ * per zstd is measurably faster (its threads hand every block over). zlib's parallel blocks are
+ * what lets a worker produce the next chunk while the last one deflates, so gzip keeps them.
+ */
+function compressionThreads(task: LayerTask, othersWaiting: number): number | undefined {
+  return task.compression.algorithm === 'zstd' && othersWaiting > 0 ? 1 : task.threads;
+}
+
 /** Turn one layer into a blob (or only digests when `outDir` is null). */
 export async function processLayer(task: LayerTask): Promise<LayerResult> {
+  // first, whatever happens next: this task no longer waits
+  const threads = compressionThreads(task, startWaitingTask());
   checkTask(task);
   const warnings = new Warnings();
   const diffDir = resolveDiffDir(task, warnings.add);
@@ -124,7 +137,7 @@ export async function processLayer(task: LayerTask): Promise<LayerResult> {
   if (task.forceRegenerate) reason = 'regeneration requested';
   else if (task.tarDataPath === null) reason = task.expectedDiffID ? 'no tar-split metadata (layerdb tar-split.json.gz absent)' : 'no tar-split metadata (tar-data.json.gz absent: layer registered before Docker 1.8)';
   else {
-    const pipeline = new LayerPipeline(task.outDir, task.compression, task.threads);
+    const pipeline = new LayerPipeline(task.outDir, task.compression, threads);
     try {
       // a missing diff dir only matters if some entry has data: the replay then reports the missing file
       await replayTarSplit({ tarDataPath: task.tarDataPath, diffDir: diffDir ?? task.diffDir, readBuffer: bufferFor(pipeline) }, pipeline);
@@ -147,7 +160,7 @@ export async function processLayer(task: LayerTask): Promise<LayerResult> {
   }
   const rules = rulesOf(task);
   const parentDir = rules === 'naive' ? resolveParentDir(task) : null;
-  const pipeline = new LayerPipeline(task.outDir, task.compression, task.threads);
+  const pipeline = new LayerPipeline(task.outDir, task.compression, threads);
   try {
     const input = { diffDir, readBuffer: bufferFor(pipeline), warn: warnings.add };
     if (rules === 'naive') await regenerateNaiveDiff({ ...input, parentDir }, pipeline);

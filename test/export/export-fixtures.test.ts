@@ -2,6 +2,7 @@
 // umoci (merged rootfs vs the tree the spec describes), oci-image-tool, skopeo, and our validator.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { cli, cliJson } from '../helpers/cli.js';
 import { needTools, run } from '../helpers/env.js';
@@ -74,6 +75,17 @@ test('formats fixture (gnu, pax, ustar; every entry type): byte-exact, merged tr
   const again = join(tempDir('again'), 'layout');
   assert.equal(cli(['export', ...refs, again, '--root', h.built.root, '--jobs', '1', '--quiet']).status, 0);
   assert.deepEqual(layoutFingerprint(again), layoutFingerprint(out));
+  // zstd: with layers waiting a layer gets -T1, the last ones -T<jobs>; the bytes never change
+  if (spawnSync('zstd', ['--version']).status === 0) {
+    const zstd = (jobs: string): string => {
+      const dir = join(tempDir(`zstd-j${jobs}`), 'layout');
+      assert.equal(cli(['export', ...refs, dir, '--root', h.built.root, '--compress', 'zstd:3', '--jobs', jobs, '--quiet']).status, 0);
+      return dir;
+    };
+    const z1 = layoutFingerprint(zstd('1'));
+    assert.deepEqual(layoutFingerprint(zstd('2')), z1);
+    assert.deepEqual(layoutFingerprint(zstd('3')), z1);
+  }
 });
 
 test('whiteouts fixture (aufs hard-linked whiteouts, opaque dirs, shared bases, odd names)', { skip: tools }, () => {
