@@ -11,7 +11,7 @@ import {
   DEFAULT_COMPRESSION, LAYER_MEDIA_TYPES, compressionAlgorithm, createCompressor, defaultCompression, engineAvailable, formatCompression, layerMediaType, parseCompression,
 } from '../../src/engine/compression/index.js';
 import { LayerPipeline, COALESCE_BYTES } from '../../src/engine/layer-pipeline.js';
-import { childShell } from '../../src/engine/compression/file-child.js';
+import { HOLD_BYTES, childShell } from '../../src/engine/compression/file-child.js';
 import { spawnSync } from 'node:child_process';
 import type { CompressionSpec } from '../../src/engine/types.js';
 import { needTools, run } from '../helpers/env.js';
@@ -193,6 +193,45 @@ describe('compressors', () => {
       process.env.PATH = saved;
     }
     assert.deepEqual(readdirSync(join(dir, 'blobs', 'sha256')), [], 'no temp file or FIFO after a failure');
+  });
+
+  test('small layers (under HOLD_BYTES) run the tool once, synchronously: the same bytes as streaming and as the CLI itself', { skip: needTools('igzip', 'zstd') }, async () => {
+    const cases: [CompressionSpec, string[]][] = [
+      [{ algorithm: 'gzip', level: 3, engine: 'igzip' }, ['igzip', '-c', '-3', '-n', '-q']],
+      [{ algorithm: 'zstd', level: 3 }, ['zstd', '-q', '-c', '-3', '-T1', '--check', '--no-progress']],
+    ];
+    for (const [spec, cliArgs] of cases) {
+      for (const size of [0, 1024, 700_000, HOLD_BYTES - 1, HOLD_BYTES, 3 * HOLD_BYTES + 5]) {
+        const input = sample(size);
+        const dir = join(work, `small-${spec.algorithm}-${size}`);
+        const inFile = await pipe(input, spec, dir, [COALESCE_BYTES, 100_000]);
+        const inPipe = await pipe(input, spec, null, [COALESCE_BYTES]);
+        assert.equal(inFile.digest, inPipe.digest, `${spec.algorithm} ${size}`);
+        const byCli = Buffer.from(spawnSync(cliArgs[0], cliArgs.slice(1), { input, maxBuffer: 1 << 28 }).stdout);
+        if (spec.algorithm === 'gzip') byCli[9] = 0xff; // the OS byte both engines write
+        assert.equal(inFile.digest, sha(byCli), `${spec.algorithm} ${size}: the CLI's own bytes`);
+        assert.deepEqual(readdirSync(join(dir, 'blobs', 'sha256')), [inFile.digest.slice(7)], 'only the blob is left');
+      }
+    }
+  });
+
+  test('a small layer starts one process (the tool), a big one the FIFO shell (strace)', { skip: needTools('igzip', 'strace') }, () => {
+    const script = (size: number): string => `
+      import { LayerPipeline } from ${JSON.stringify(new URL('../../src/engine/layer-pipeline.js', import.meta.url).href)};
+      const p = new LayerPipeline(${JSON.stringify(join(work, 'strace-small'))}, { algorithm: 'gzip', level: 3, engine: 'igzip' });
+      const data = Buffer.alloc(${size}, 7);
+      for (let off = 0; off < data.length; off += 1 << 20) { const w = p.write(data.subarray(off, off + (1 << 20))); if (w) await w; }
+      await p.finish();`;
+    const execs = (size: number): string[] => {
+      const r = spawnSync('strace', ['-f', '-e', 'trace=execve', '-qq', process.execPath, '--input-type=module', '-e', script(size)], { encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stderr);
+      // the programs really started (execvp tries every PATH entry first)
+      return [...r.stderr.matchAll(/execve\("([^"]+)".*= 0$/gm)].map((m) => m[1].split('/').pop()!).filter((b) => b !== 'node');
+    };
+    const small = execs(2048); // igzip twice: `igzip --version` (the compressor's name), then the run
+    assert.ok(small.includes('igzip') && !small.includes('sh') && !small.includes('mkfifo'), small.join());
+    const big = execs(3 * HOLD_BYTES);
+    assert.ok(big.includes('sh') && big.includes('mkfifo') && big.includes('igzip'), big.join());
   });
 
   test('a spawned compressor whose parent dies before opening the FIFO does not stay blocked (watchdog)', () => {

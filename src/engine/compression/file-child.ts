@@ -10,7 +10,7 @@
 // The FIFO is made by the child's shell (Node has no mkfifo) next to the temp blob, named like
 // every temp file of this process (.tmp-<pid>-…, removed by the signal handler and by stale-temp
 // cleanup), and unlinked as soon as both ends are open.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, constants as fsc, openSync, unlinkSync, writeSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LayerError } from '../../errors.js';
@@ -63,7 +63,89 @@ export interface FileChildSpec {
   onFinished?: () => void;
 }
 
+/**
+ * Input held back before a streaming child is started: a layer whose whole tar is smaller is
+ * compressed by one synchronous run of the tool instead (spawnSync, stdin from memory, stdout
+ * into the temp file). Same tool, same arguments, same bytes, but one process instead of a shell,
+ * mkfifo, a watchdog and the FIFO handshake: ~10 ms instead of ~35 ms, and Docker 1.x images are
+ * full of empty layers (every ENV, CMD, EXPOSE made one).
+ */
+export const HOLD_BYTES = 1024 * 1024;
+/** How long the synchronous run of a small layer may take. */
+const SYNC_TIMEOUT_MS = 60_000;
+
 export function createFileChildCompressor(spec: FileChildSpec): Compressor {
+  let streaming: Compressor | null = null;
+  let held: Buffer[] = [];
+  let heldBytes = 0;
+  let closed = false;
+  const name = `${spec.label}@${toolVersion(spec.binary) ?? 'unknown'}`;
+
+  /** Start the streaming child and hand it what was held. */
+  const stream = (): Compressor => {
+    if (streaming) return streaming;
+    streaming = createStreamingChild(spec, name);
+    const first = held;
+    held = [];
+    heldBytes = 0;
+    const waits = first.map((b) => streaming!.write(b)).filter((w): w is Promise<void> => w !== undefined);
+    if (waits.length > 0) pendingFirst = Promise.all(waits).then(() => undefined);
+    return streaming;
+  };
+  let pendingFirst: Promise<void> | null = null;
+
+  /** The whole (small) input in one synchronous run of the tool, its stdout the temp file. */
+  const runSync = (): void => {
+    const r = spawnSync(spec.binary, spec.args, { input: Buffer.concat(held), stdio: ['pipe', spec.outFd, 'pipe'], timeout: SYNC_TIMEOUT_MS, maxBuffer: 64 * 1024 });
+    held = [];
+    if (r.error) {
+      const code = (r.error as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') throw new LayerError('E_COMPRESSOR_MISSING', `this compression needs the ${spec.binary} command (${spec.installHint})`, undefined, r.error);
+      throw new LayerError('E_COMPRESSOR_FAILED', `${spec.binary} failed: ${r.error.message}`, undefined, r.error);
+    }
+    if (r.status !== 0) {
+      const detail = r.stderr?.toString('utf8').trim().split('\n').slice(-2).join(' | ');
+      throw new LayerError('E_COMPRESSOR_FAILED', `${spec.binary} exited with ${r.status ?? r.signal}${detail ? ` (${detail})` : ''}`);
+    }
+    spec.onFinished?.();
+  };
+
+  return {
+    name,
+    writesOutputFile: true,
+    write(chunk: Buffer, release?: (chunk: Buffer) => void) {
+      if (streaming === null && heldBytes + chunk.length < HOLD_BYTES) {
+        held.push(Buffer.from(chunk)); // a copy: the caller reuses its chunks once released
+        heldBytes += chunk.length;
+        release?.(chunk);
+        return undefined;
+      }
+      const child = stream();
+      const wait = child.write(chunk, release);
+      if (pendingFirst) {
+        const first = pendingFirst;
+        pendingFirst = null;
+        return wait ? Promise.all([first, wait]).then(() => undefined) : first;
+      }
+      return wait;
+    },
+    async end() {
+      if (closed) return;
+      closed = true;
+      if (streaming === null) return runSync();
+      if (pendingFirst) await pendingFirst;
+      await streaming.end();
+    },
+    abort() {
+      closed = true;
+      held = [];
+      streaming?.abort();
+    },
+  };
+}
+
+/** The streaming child: the tool behind a FIFO (see the top of the file). */
+function createStreamingChild(spec: FileChildSpec, name: string): Compressor {
   const tool = spec.binary;
   const child = spawn('sh', ['-c', SHELL, 'sh', spec.fifoPath, spec.binary, ...spec.args], { stdio: ['ignore', spec.outFd, 'pipe'] });
   let stderr = '';
@@ -155,7 +237,7 @@ export function createFileChildCompressor(spec: FileChildSpec): Compressor {
   };
 
   return {
-    name: `${spec.label}@${toolVersion(spec.binary) ?? 'unknown'}`,
+    name,
     writesOutputFile: true,
     write(chunk: Buffer, release?: (chunk: Buffer) => void) {
       if (dead) return exited.then(() => Promise.reject(failure()));
