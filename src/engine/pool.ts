@@ -108,18 +108,3 @@ function workerFailure(task: LayerTask, err: unknown): L2OError {
   }
   return new LayerError('E_LAYER_WORKER', `layer ${shortId(task.id)}: worker failed: ${e?.message ?? String(err)}`, undefined, err);
 }
-
-/**
- * Tasks ordered largest first (by the caller's estimate: layersize, sum of tar-data sizes...),
- * so the longest layer starts first and the pool does not end on one big straggler. Ties and
- * unknown estimates (null/NaN, treated as 0) keep their input order: the result is deterministic.
- */
-export function orderLargestFirst<T>(tasks: readonly T[], estimate: (task: T) => number | null | undefined): T[] {
-  return tasks
-    .map((task, index) => {
-      const e = estimate(task);
-      return { task, index, size: typeof e === 'number' && Number.isFinite(e) ? e : 0 };
-    })
-    .sort((a, b) => b.size - a.size || a.index - b.index)
-    .map((x) => x.task);
-}

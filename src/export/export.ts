@@ -1,6 +1,6 @@
 // The export job: legacy root + references → OCI image layout (directory or .tar).
 //
-//   openStore → planExport → pool runs each unique layer once (largest first)
+//   openStore → planExport → pool runs each unique layer once (costliest first)
 //   → as soon as an image's layers are done: Docker 1.10 config, manifest, blobs
 //   → index.json merged atomically under the layout lock (+ manifest.json for docker load)
 //
@@ -242,7 +242,7 @@ async function exportWith(opts: ExportOptions, givenPool: LayerPool | null): Pro
       nothingDone(err);
     }
     const layerPool = givenPool ?? (ownPool = createLayerPool({ jobs: opts.jobs }));
-    // One promise per unique layer, submitted largest first; images wait on their own layers.
+    // One promise per unique layer, submitted costliest first; images wait on their own layers.
     let layersDone = 0;
     const layerResults = new Map<string, Promise<LayerResult>>();
     for (const layer of plan.layers) {

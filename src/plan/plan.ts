@@ -1,5 +1,5 @@
 // From store records and a user request to what has to be done: which images, under which names,
-// and the unique layers behind them (each processed once, largest first). Pure: no disk access.
+// and the unique layers behind them (each processed once, costliest first). Pure: no disk access.
 
 import { L2OError, UsageError } from '../errors.js';
 import { parseReference, resolveReference, type LegacyStore } from '../store/index.js';
@@ -77,8 +77,9 @@ function layerEstimate(store: LegacyStore, id: string): number {
  */
 export const COST_PER_TAR_DATA_BYTE = 500;
 
-function layerCost(store: LegacyStore, id: string, estimate: number): number {
-  return estimate + store.layers.get(id)!.tarDataSize * COST_PER_TAR_DATA_BYTE;
+/** A layer's expected work: its bytes plus the per-file cost its tar-split size stands for. */
+export function layerCost(estimatedBytes: number, tarDataSize: number): number {
+  return estimatedBytes + tarDataSize * COST_PER_TAR_DATA_BYTE;
 }
 
 export function planExport(store: LegacyStore, refs: string[], opts: PlanOptions = {}): ExportPlan {
@@ -119,7 +120,7 @@ export function planExport(store: LegacyStore, refs: string[], opts: PlanOptions
   const layers: LayerPlan[] = [...layerIds].map((id) => {
     const l = store.layers.get(id)!;
     const estimate = layerEstimate(store, id);
-    const plan: LayerPlan = { id, diffDir: l.diffDir!, tarDataPath: l.tarDataPath, estimate, cost: layerCost(store, id, estimate) };
+    const plan: LayerPlan = { id, diffDir: l.diffDir!, tarDataPath: l.tarDataPath, estimate, cost: layerCost(estimate, l.tarDataSize) };
     // graph+aufs layers keep the plain record they always had
     if (l.driver !== undefined && l.driver !== 'aufs') plan.driver = l.driver as LayerTask['driver'];
     if (l.rules !== undefined && l.rules !== 'aufs') plan.rules = l.rules;

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { LayerError, UsageError } from '../../src/errors.js';
-import { createLayerPool, orderLargestFirst } from '../../src/engine/pool.js';
+import { createLayerPool } from '../../src/engine/pool.js';
 import { processLayer } from '../../src/engine/process-layer.js';
 import type { CompressionSpec, LayerResult, LayerTask } from '../../src/engine/types.js';
 import { fromPlainError, toPlainError } from '../../src/engine/worker-protocol.js';
@@ -165,18 +165,6 @@ test('createLayerPool refuses a bad --jobs', () => {
   for (const jobs of [0, -1, 1.5, Number.NaN]) assert.throws(() => createLayerPool({ jobs }), UsageError);
 });
 
-test('orderLargestFirst: by estimate, ties and unknowns keep input order', () => {
-  const tasks = [
-    { id: 'a', size: 10 },
-    { id: 'b', size: null },
-    { id: 'c', size: 30 },
-    { id: 'd', size: 10 },
-    { id: 'e', size: Number.NaN },
-    { id: 'f', size: 20 },
-  ];
-  assert.deepEqual(orderLargestFirst(tasks, (t) => t.size).map((t) => t.id), ['c', 'f', 'a', 'd', 'b', 'e']);
-  assert.deepEqual(tasks.map((t) => t.id), ['a', 'b', 'c', 'd', 'e', 'f'], 'input untouched');
-});
 
 test('worker protocol: plain errors round-trip with class, code and file', () => {
   const plain = toPlainError(new OutputError('E_OUTPUT_NOSPACE', 'no space', '/out/blobs'));
