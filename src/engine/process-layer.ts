@@ -6,9 +6,9 @@ import { isAbsolute, relative, sep } from 'node:path';
 import { LayerError } from '../errors.js';
 import { isId, shortId } from '../ids.js';
 import { crc64ReadWindow } from '../tar/crc64.js';
-import { regenerateAufsLayer } from '../tar/regen/regenerate.js';
-import { regenerateNaiveDiff } from '../tar/regen/naive-diff.js';
 import { replayTarSplit } from '../tar/tarsplit/replay.js';
+import type { RegenerateInput } from '../tar/regen/regenerate.js';
+import type { TarSink } from '../tar/sink.js';
 import { TarSplitUnusableError } from '../tar/tarsplit/unusable.js';
 import { LayerPipeline, type LayerDigests } from './layer-pipeline.js';
 import { startWaitingTask } from './waiting-tasks.js';
@@ -117,6 +117,21 @@ function compressionThreads(task: LayerTask, othersWaiting: number): number | un
   return task.compression.algorithm === 'zstd' && othersWaiting > 0 ? 1 : task.threads;
 }
 
+type Regenerator = (input: Omit<RegenerateInput, 'rules'>, sink: TarSink) => Promise<unknown>;
+
+/**
+ * The regenerator for these rules. Regeneration is the fallback: its modules (and the xattr
+ * addon) are loaded when a layer first needs them, so a worker is ready sooner for replays.
+ */
+async function loadRegenerator(rules: 'aufs' | 'overlay' | 'naive', parentDir: string | null): Promise<Regenerator> {
+  if (rules === 'naive') {
+    const { regenerateNaiveDiff } = await import('../tar/regen/naive-diff.js');
+    return (input, sink) => regenerateNaiveDiff({ ...input, parentDir }, sink);
+  }
+  const { regenerateAufsLayer } = await import('../tar/regen/regenerate.js');
+  return (input, sink) => regenerateAufsLayer({ ...input, rules }, sink);
+}
+
 /** Turn one layer into a blob (or only digests when `outDir` is null). */
 export async function processLayer(task: LayerTask): Promise<LayerResult> {
   // first, whatever happens next: this task no longer waits
@@ -160,11 +175,10 @@ export async function processLayer(task: LayerTask): Promise<LayerResult> {
   }
   const rules = rulesOf(task);
   const parentDir = rules === 'naive' ? resolveParentDir(task) : null;
+  const regenerate = await loadRegenerator(rules, parentDir);
   const pipeline = new LayerPipeline(task.outDir, task.compression, threads);
   try {
-    const input = { diffDir, readBuffer: bufferFor(pipeline), warn: warnings.add };
-    if (rules === 'naive') await regenerateNaiveDiff({ ...input, parentDir }, pipeline);
-    else await regenerateAufsLayer({ ...input, rules }, pipeline);
+    await regenerate({ diffDir, readBuffer: bufferFor(pipeline), warn: warnings.add }, pipeline);
     return toResult(task, await pipeline.finish(), 'regenerated', warnings, reason);
   } catch (err) {
     pipeline.abort();
