@@ -35,7 +35,7 @@ export const OCI_LAYOUT_VERSION = '1.0.0';
 /** Same names as engine/types.ts CompressionSpec['algorithm']. */
 export type LayerCompression = 'none' | 'gzip' | 'zstd';
 
-interface LayerTypeInfo {
+export interface LayerTypeInfo {
   compression: LayerCompression;
   oci: boolean;
   /** nondistributable (OCI) / foreign (Docker) */
@@ -53,6 +53,11 @@ const LAYER_TYPES: ReadonlyMap<string, LayerTypeInfo> = new Map([
   [MEDIA_TYPES.dockerLayerGzip, { compression: 'gzip', oci: false, nondistributable: false }],
   [MEDIA_TYPES.dockerForeignLayerGzip, { compression: 'gzip', oci: false, nondistributable: true }],
 ] as Array<[string, LayerTypeInfo]>);
+
+/** What a known layer media type says: its compression, OCI or Docker, nondistributable/foreign. */
+export function layerTypeInfo(mediaType: string): Readonly<LayerTypeInfo> | undefined {
+  return LAYER_TYPES.get(mediaType);
+}
 
 /** An OCI layer media type (tar, +gzip, +zstd, including the nondistributable ones). */
 export function isOciLayerType(mediaType: string): boolean {

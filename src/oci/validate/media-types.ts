@@ -1,27 +1,20 @@
-// Media types the validator knows, OCI and their Docker schema2 counterparts
-// (image-spec v1.1 media-types.md; distribution manifest/schema2).
+// What the validator asks of media types: document kinds and layer types, from the one table in
+// oci/media-types.ts (image-spec v1.1 media-types.md; distribution manifest/schema2).
 
+import { MEDIA_TYPES, layerTypeInfo, type LayerCompression } from '../media-types.js';
+
+/** The media types the validator checks for by name (the strings live in oci/media-types.ts). */
 export const MT = {
-  ociIndex: 'application/vnd.oci.image.index.v1+json',
-  ociManifest: 'application/vnd.oci.image.manifest.v1+json',
-  ociConfig: 'application/vnd.oci.image.config.v1+json',
-  ociEmpty: 'application/vnd.oci.empty.v1+json',
-  ociLayout: 'application/vnd.oci.layout.header.v1+json',
-  ociLayerTar: 'application/vnd.oci.image.layer.v1.tar',
-  ociLayerGzip: 'application/vnd.oci.image.layer.v1.tar+gzip',
-  ociLayerZstd: 'application/vnd.oci.image.layer.v1.tar+zstd',
-  ociNdLayerTar: 'application/vnd.oci.image.layer.nondistributable.v1.tar',
-  ociNdLayerGzip: 'application/vnd.oci.image.layer.nondistributable.v1.tar+gzip',
-  ociNdLayerZstd: 'application/vnd.oci.image.layer.nondistributable.v1.tar+zstd',
-  dockerList: 'application/vnd.docker.distribution.manifest.list.v2+json',
-  dockerManifest: 'application/vnd.docker.distribution.manifest.v2+json',
-  dockerConfig: 'application/vnd.docker.container.image.v1+json',
-  dockerLayerTar: 'application/vnd.docker.image.rootfs.diff.tar',
-  dockerLayerGzip: 'application/vnd.docker.image.rootfs.diff.tar.gzip',
-  dockerForeignGzip: 'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip',
+  ociIndex: MEDIA_TYPES.ociIndex,
+  ociManifest: MEDIA_TYPES.ociManifest,
+  ociConfig: MEDIA_TYPES.ociConfig,
+  ociEmpty: MEDIA_TYPES.ociEmpty,
+  dockerList: MEDIA_TYPES.dockerManifestList,
+  dockerManifest: MEDIA_TYPES.dockerManifest,
+  dockerConfig: MEDIA_TYPES.dockerConfig,
 } as const;
 
-export type Compression = 'none' | 'gzip' | 'zstd';
+export type Compression = LayerCompression;
 
 export interface LayerType {
   compression: Compression;
@@ -30,20 +23,9 @@ export interface LayerType {
   foreign: boolean;
 }
 
-const LAYERS: Record<string, LayerType> = {
-  [MT.ociLayerTar]: { compression: 'none', docker: false, foreign: false },
-  [MT.ociLayerGzip]: { compression: 'gzip', docker: false, foreign: false },
-  [MT.ociLayerZstd]: { compression: 'zstd', docker: false, foreign: false },
-  [MT.ociNdLayerTar]: { compression: 'none', docker: false, foreign: true },
-  [MT.ociNdLayerGzip]: { compression: 'gzip', docker: false, foreign: true },
-  [MT.ociNdLayerZstd]: { compression: 'zstd', docker: false, foreign: true },
-  [MT.dockerLayerTar]: { compression: 'none', docker: true, foreign: false },
-  [MT.dockerLayerGzip]: { compression: 'gzip', docker: true, foreign: false },
-  [MT.dockerForeignGzip]: { compression: 'gzip', docker: true, foreign: true },
-};
-
 export function layerType(mediaType: string): LayerType | undefined {
-  return Object.hasOwn(LAYERS, mediaType) ? LAYERS[mediaType] : undefined;
+  const info = layerTypeInfo(mediaType);
+  return info ? { compression: info.compression, docker: !info.oci, foreign: info.nondistributable } : undefined;
 }
 
 export type DocKind = 'index' | 'manifest';
