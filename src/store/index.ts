@@ -11,7 +11,7 @@ import { parseReference } from './refs.js';
 import type { LegacyImage, LegacyLayer, LegacyStore, Problem, TagRecord } from './types.js';
 
 export * from './types.js';
-export { parseReference, normalizeRepository, fullyQualifiedRepository } from './refs.js';
+export { parseReference, normalizeRepository } from './refs.js';
 
 export const DEFAULT_ROOT = '/var/lib/docker';
 

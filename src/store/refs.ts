@@ -38,13 +38,6 @@ export function normalizeRepository(name: string): string | null {
   return domain ? `${domain}/${path}` : path;
 }
 
-/** `busybox` → `docker.io/library/busybox`; `training/webapp` → `docker.io/training/webapp`. */
-export function fullyQualifiedRepository(familiar: string): string {
-  const first = familiar.split('/')[0]!;
-  if (familiar.includes('/') && isDomain(first)) return familiar;
-  return familiar.includes('/') ? `docker.io/${familiar}` : `docker.io/library/${familiar}`;
-}
-
 export function isValidTag(tag: string): boolean {
   return TAG_RE.test(tag);
 }

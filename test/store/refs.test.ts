@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { normalizeRepository, parseReference, fullyQualifiedRepository } from '../../src/store/refs.js';
+import { normalizeRepository, parseReference } from '../../src/store/refs.js';
+import { fullyQualify } from '../../src/oci/manifest.js';
 
 test('repository names normalise like Docker (docker.io/library/x = library/x = x)', () => {
   const table: Array<[string, string | null]> = [
@@ -21,9 +22,9 @@ test('repository names normalise like Docker (docker.io/library/x = library/x = 
 });
 
 test('fully qualified names', () => {
-  assert.equal(fullyQualifiedRepository('busybox'), 'docker.io/library/busybox');
-  assert.equal(fullyQualifiedRepository('training/webapp'), 'docker.io/training/webapp');
-  assert.equal(fullyQualifiedRepository('localhost:5000/x/y'), 'localhost:5000/x/y');
+  assert.equal(fullyQualify('busybox'), 'docker.io/library/busybox');
+  assert.equal(fullyQualify('training/webapp'), 'docker.io/training/webapp');
+  assert.equal(fullyQualify('localhost:5000/x/y'), 'localhost:5000/x/y');
 });
 
 test('parseReference handles ids, prefixes, tags, digests and host:port names', () => {
