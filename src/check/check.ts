@@ -21,8 +21,6 @@ import { openStore, type LegacyStore, type Problem } from '../store/index.js';
 import type { CheckedLayer } from './check-worker.js';
 import type { ChangedFile } from './diagnose.js';
 
-export { CHECK_WORKER_URL };
-
 export type LayerStatus = 'ok' | 'no-tar-split' | 'corrupt';
 
 export interface CheckLayerReport {

@@ -44,8 +44,10 @@ function checkTask(task: LayerTask): void {
 
 const DRIVERS = new Set(['aufs', 'overlay2', 'overlay', 'vfs', 'btrfs']);
 
+type DiffRules = NonNullable<LayerTask['rules']>;
+
 /** The rules a task's dir is read with: given, else the driver's usual ones. */
-function rulesOf(task: LayerTask): 'aufs' | 'overlay' | 'naive' {
+function rulesOf(task: LayerTask): DiffRules {
   if (task.rules) return task.rules;
   return task.driver === 'aufs' ? 'aufs' : task.driver === 'overlay2' ? 'overlay' : 'naive';
 }
@@ -123,7 +125,7 @@ type Regenerator = (input: Omit<RegenerateInput, 'rules'>, sink: TarSink) => Pro
  * The regenerator for these rules. Regeneration is the fallback: its modules (and the xattr
  * addon) are loaded when a layer first needs them, so a worker is ready sooner for replays.
  */
-async function loadRegenerator(rules: 'aufs' | 'overlay' | 'naive', parentDir: string | null): Promise<Regenerator> {
+async function loadRegenerator(rules: DiffRules, parentDir: string | null): Promise<Regenerator> {
   if (rules === 'naive') {
     const { regenerateNaiveDiff } = await import('../tar/regen/naive-diff.js');
     return (input, sink) => regenerateNaiveDiff({ ...input, parentDir }, sink);

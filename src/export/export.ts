@@ -12,7 +12,7 @@ import { EXIT, L2OError, UsageError, describeError } from '../errors.js';
 import { openStore, type LegacyStore } from '../store/index.js';
 import { layerTaskFields, planExport, type ExportPlan, type FailedImage, type ImagePlan, type LayerPlan } from '../plan/plan.js';
 import type { CompressionSpec, LayerResult } from '../engine/types.js';
-import { LAYER_WORKER_URL, createLayerPool, type LayerPool } from '../engine/pool.js';
+import { LAYER_WORKER_URL, type LayerPool } from '../engine/pool.js';
 import { takeLayerPool } from '../engine/prewarm.js';
 import { initLayout, removeStaleLayoutTemps, updateIndex } from '../oci/layout.js';
 import { removeStaleTemps } from '../oci/blob-store.js';
@@ -188,8 +188,8 @@ export async function runExport(opts: ExportOptions): Promise<ExportReport> {
   }
 }
 
-/** The export, with the caller's pool (null: a dry run, or one is made when needed and closed here). */
-async function exportWith(opts: ExportOptions, givenPool: LayerPool | null): Promise<ExportReport> {
+/** The export with its layer pool; null only for a dry run, which returns before any layer is run. */
+async function exportWith(opts: ExportOptions, pool: LayerPool | null): Promise<ExportReport> {
   const started = Date.now();
   const store = opts.store ?? openStore(opts.root);
   const plan = planExport(store, opts.refs, { rename: opts.rename });
@@ -225,7 +225,6 @@ async function exportWith(opts: ExportOptions, givenPool: LayerPool | null): Pro
     nothingDone(err);
   }
 
-  let ownPool: LayerPool | null = null;
   try {
     try {
       if (asArchive) {
@@ -241,7 +240,7 @@ async function exportWith(opts: ExportOptions, givenPool: LayerPool | null): Pro
     } catch (err) {
       nothingDone(err);
     }
-    const layerPool = givenPool ?? (ownPool = createLayerPool({ jobs: opts.jobs }));
+    const layerPool = pool!;
     // One promise per unique layer, submitted costliest first; images wait on their own layers.
     let layersDone = 0;
     const layerResults = new Map<string, Promise<LayerResult>>();
@@ -293,7 +292,6 @@ async function exportWith(opts: ExportOptions, givenPool: LayerPool | null): Pro
     // leaves an existing archive as it was and creates no empty one
     if (asArchive && entries.length > 0) await (await import('../oci/archive.js')).packLayout(layoutDir, out);
   } finally {
-    if (ownPool) await ownPool.close();
     if (asArchive) rmSync(layoutDir, { recursive: true, force: true });
   }
   // Canonical order in the report too, whatever order the images finished in.

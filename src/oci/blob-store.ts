@@ -260,7 +260,7 @@ export class BlobWriter {
     });
   }
 
-  /** Wait for the early sync in flight, if any (before finish() or abort()). */
+  /** Wait for the early sync in flight, if any (before finish()). */
   async settle(): Promise<void> {
     while (this.syncing) await this.syncing;
   }

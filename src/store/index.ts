@@ -9,6 +9,7 @@ import { classifyDriverLayers, listGraphIds, listKinds, readLayer, readRepositor
 import { readCasStore } from './cas/index.js';
 import { parseReference } from './refs.js';
 import type { LegacyImage, LegacyLayer, LegacyStore, Problem, TagRecord } from './types.js';
+import { imageStatus } from './image-status.js';
 
 export * from './types.js';
 export { parseReference, normalizeRepository } from './refs.js';
@@ -103,7 +104,6 @@ function readGraph(root: string, realRoot: string, driver: string, problems: Pro
     if (chain && layer.aufsAncestors && !sameList(layer.aufsAncestors, chain.slice(0, -1).reverse())) {
       imageProblems.push({ code: 'W_AUFS_LAYERS_MISMATCH', severity: 'warning', message: `aufs/layers/${layer.id} lists ${layer.aufsAncestors.length} ancestors that differ from the json parent chain (${chain.length - 1}); the json chain is used, as Docker did` });
     }
-    const broken = chain === null || imageProblems.some((p) => p.severity === 'error');
     images.set(layer.id, {
       id: layer.id,
       chain,
@@ -111,7 +111,7 @@ function readGraph(root: string, realRoot: string, driver: string, problems: Pro
       digests: [],
       hasChildren: children.has(layer.id),
       problems: imageProblems,
-      status: broken ? 'broken' : imageProblems.length > 0 ? 'warning' : 'ok',
+      status: imageStatus(chain, imageProblems),
       ...(driver === 'aufs' ? {} : { store: 'graph' as const, driver, created: layer.created }),
     });
   }

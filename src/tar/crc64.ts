@@ -7,7 +7,8 @@
 //    with native 64-bit registers: ~3x the JS loop (one table lookup per byte instead of two);
 //  - the JS fallback: the register kept as two 32-bit halves, slicing-by-8.
 // The wasm instance is per thread (module state); its memory holds the tables and a 1 MiB input
-// window that data is copied into (the copy costs ~5 % of the hashing).
+// window that data is copied into (the copy costs ~5 % of the hashing), unless it was read
+// straight into the window (crc64ReadWindow).
 import { instantiate, oneFunctionModule, sleb, uleb } from '../wasm/one-function-module.js';
 
 const TABLES = 16;

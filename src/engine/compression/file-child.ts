@@ -15,7 +15,7 @@ import { closeSync, constants as fsc, openSync, unlinkSync, writeSync } from 'no
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LayerError } from '../../errors.js';
 import type { Compressor } from './compressor.js';
-import { toolVersion } from './spawned.js';
+import { compressorMissing, toolVersion } from './spawned.js';
 
 /** How long the child may take to open its end of the FIFO. */
 const OPEN_TIMEOUT_MS = 30_000;
@@ -78,29 +78,14 @@ export function createFileChildCompressor(spec: FileChildSpec): Compressor {
   let streaming: Compressor | null = null;
   let held: Buffer[] = [];
   let heldBytes = 0;
-  let closed = false;
   const name = `${spec.label}@${toolVersion(spec.binary) ?? 'unknown'}`;
-
-  /** Start the streaming child and hand it what was held. */
-  const stream = (): Compressor => {
-    if (streaming) return streaming;
-    streaming = createStreamingChild(spec, name);
-    const first = held;
-    held = [];
-    heldBytes = 0;
-    const waits = first.map((b) => streaming!.write(b)).filter((w): w is Promise<void> => w !== undefined);
-    if (waits.length > 0) pendingFirst = Promise.all(waits).then(() => undefined);
-    return streaming;
-  };
-  let pendingFirst: Promise<void> | null = null;
 
   /** The whole (small) input in one synchronous run of the tool, its stdout the temp file. */
   const runSync = (): void => {
     const r = spawnSync(spec.binary, spec.args, { input: Buffer.concat(held), stdio: ['pipe', spec.outFd, 'pipe'], timeout: SYNC_TIMEOUT_MS, maxBuffer: 64 * 1024 });
     held = [];
     if (r.error) {
-      const code = (r.error as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT') throw new LayerError('E_COMPRESSOR_MISSING', `this compression needs the ${spec.binary} command (${spec.installHint})`, undefined, r.error);
+      if ((r.error as NodeJS.ErrnoException).code === 'ENOENT') throw compressorMissing(spec.binary, spec.installHint, r.error);
       throw new LayerError('E_COMPRESSOR_FAILED', `${spec.binary} failed: ${r.error.message}`, undefined, r.error);
     }
     if (r.status !== 0) {
@@ -114,30 +99,26 @@ export function createFileChildCompressor(spec: FileChildSpec): Compressor {
     name,
     writesOutputFile: true,
     write(chunk: Buffer, release?: (chunk: Buffer) => void) {
-      if (streaming === null && heldBytes + chunk.length < HOLD_BYTES) {
+      if (streaming) return streaming.write(chunk, release);
+      if (heldBytes + chunk.length < HOLD_BYTES) {
         held.push(Buffer.from(chunk)); // a copy: the caller reuses its chunks once released
         heldBytes += chunk.length;
         release?.(chunk);
         return undefined;
       }
-      const child = stream();
-      const wait = child.write(chunk, release);
-      if (pendingFirst) {
-        const first = pendingFirst;
-        pendingFirst = null;
-        return wait ? Promise.all([first, wait]).then(() => undefined) : first;
-      }
-      return wait;
+      // more than a small layer: the streaming child, given what was held and this chunk at once
+      streaming = createStreamingChild(spec, name);
+      if (held.length === 0) return streaming.write(chunk, release);
+      const first = Buffer.concat([...held, chunk]);
+      held = [];
+      release?.(chunk);
+      return streaming.write(first);
     },
     async end() {
-      if (closed) return;
-      closed = true;
-      if (streaming === null) return runSync();
-      if (pendingFirst) await pendingFirst;
-      await streaming.end();
+      if (streaming) await streaming.end();
+      else runSync();
     },
     abort() {
-      closed = true;
       held = [];
       streaming?.abort();
     },
@@ -177,7 +158,7 @@ function createStreamingChild(spec: FileChildSpec, name: string): Compressor {
 
   const failure = (what?: unknown): LayerError => {
     if (spawnError) return new LayerError('E_COMPRESSOR_FAILED', `cannot start ${tool}: ${spawnError.message}`, undefined, spawnError);
-    if (exit?.code === EXIT_NOT_FOUND) return new LayerError('E_COMPRESSOR_MISSING', `this compression needs the ${tool} command (${spec.installHint})`);
+    if (exit?.code === EXIT_NOT_FOUND) return compressorMissing(tool, spec.installHint);
     const detail = stderr.trim() ? ` (${stderr.trim().split('\n').slice(-2).join(' | ')})` : '';
     if (exit?.code === EXIT_MKFIFO || exit?.code === EXIT_OPEN) return new LayerError('E_COMPRESSOR_FAILED', `cannot make the pipe for ${tool} at ${spec.fifoPath}${detail}`);
     const how = exit ? `exited with ${exit.code ?? exit.signal}` : `failed: ${(what as Error)?.message ?? what}`;

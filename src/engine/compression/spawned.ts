@@ -31,6 +31,11 @@ export function toolVersion(binary: string): string | null {
   return version;
 }
 
+/** The coded error for a compressor command that is not installed. */
+export function compressorMissing(binary: string, installHint: string, cause?: unknown): LayerError {
+  return new LayerError('E_COMPRESSOR_MISSING', `this compression needs the ${binary} command (${installHint})`, undefined, cause);
+}
+
 export interface SpawnedCompressorSpec {
   binary: string;
   args: string[];
@@ -65,7 +70,7 @@ export function createSpawnedCompressor(spec: SpawnedCompressorSpec): Compressor
   exited.catch(() => {});
   const mapError = (err: unknown): Error => {
     const e = (spawnError ?? err) as NodeJS.ErrnoException;
-    if (e?.code === 'ENOENT') return new LayerError('E_COMPRESSOR_MISSING', `this compression needs the ${tool} command (${spec.installHint})`, undefined, e);
+    if (e?.code === 'ENOENT') return compressorMissing(tool, spec.installHint, e);
     if (e instanceof LayerError) return e;
     return new LayerError('E_COMPRESSOR_FAILED', `${tool} failed: ${e?.message ?? e}${stderr ? ` (${stderr.trim()})` : ''}`, undefined, e);
   };

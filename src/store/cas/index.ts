@@ -12,6 +12,7 @@ import type { ContainerLayers, LegacyImage, LegacyLayer, Problem, TagRecord } fr
 import { readImagedbEntry } from './imagedb.js';
 import { readLayerdbEntry } from './layerdb.js';
 import { readCasRepositories } from './repositories.js';
+import { imageStatus } from '../image-status.js';
 
 export interface CasStore {
   driver: string;
@@ -88,7 +89,6 @@ export function readCasStore(root: string, realRoot: string, driver: string): Ca
         }
       }
     }
-    const broken = chain === null || imageProblems.some((p) => p.severity === 'error');
     images.set(ci.id, {
       id: ci.id,
       chain,
@@ -96,7 +96,7 @@ export function readCasStore(root: string, realRoot: string, driver: string): Ca
       digests: [],
       hasChildren: parents.has(ci.id),
       problems: imageProblems,
-      status: broken ? 'broken' : imageProblems.length > 0 ? 'warning' : 'ok',
+      status: imageStatus(chain, imageProblems),
       store: 'image-store',
       config: ci.config,
       created: ci.created,

@@ -1,9 +1,9 @@
 // Opening the files a tar-split stream names, without ever leaving the layer's diff dir.
 // Names are bytes from the metadata and are not trusted: '..' and absolute names are refused,
-// every directory on the way is lstat'ed (a symlinked directory is refused, it could point
-// anywhere), the file itself must be a regular file (a FIFO or device is never opened), and it is
-// opened with O_NOFOLLOW|O_NONBLOCK so a swap after the lstat cannot block or follow a link.
-// The source root is an offline copy; the check-then-open window is closed by comparing dev/ino.
+// every directory on the way must be listed as a real directory (a symlinked one is refused, it
+// could point anywhere), the file itself must be listed as a regular file (a FIFO or device is
+// never opened), and it is opened with O_NOFOLLOW|O_NONBLOCK so a swap after the listing cannot
+// block or follow a link. The source root is an offline copy; a swap in between is not re-checked.
 import { closeSync, constants as fsc, fstatSync, lstatSync, openSync, readdirSync, type Stats } from 'node:fs';
 import { displayName } from '../sink.js';
 import { TarSplitUnusableError } from './unusable.js';
