@@ -10,7 +10,7 @@ import fc from 'fast-check';
 import tarStream from 'tar-stream';
 import { getAttributeSync, listAttributesSync } from '@napi-rs/xattr';
 import { decodeNumeric, encodeBase256, encodeNumeric, encodeOctal, fitsBase256 } from '../../src/tar/large-numbers.js';
-import { BLOCK_SIZE, encodeUstarHeader, parseHeader, paddingFor } from '../../src/tar/header.js';
+import { BLOCK_SIZE, checkHeaderBlock, encodeUstarHeader, headerName, parseHeader, paddingFor } from '../../src/tar/header.js';
 import { encodePaxRecord, encodePaxRecords, parsePaxRecords } from '../../src/tar/pax.js';
 import { PAX_HEADER_NAME, encodeEntryHeader, endOfArchive, splitUstarName, type TarEntry } from '../../src/tar/entry-header.js';
 import { needTools, run } from '../helpers/env.js';
@@ -86,6 +86,64 @@ test('parseHeader: round trip, zero block, bad checksum', () => {
   bad[0] ^= 1;
   assert.throws(() => parseHeader(bad), /checksum/);
   assert.throws(() => encodeUstarHeader({ ...base, name: Buffer.alloc(101, 0x61), typeflag: '0' }), RangeError);
+});
+
+/** The checksum rule written out plainly (POSIX: the field counts as spaces; GNU and Go also take the signed sum). */
+function referenceSums(block: Buffer): { unsigned: number; signed: number; zero: boolean } {
+  let unsigned = 0;
+  let signed = 0;
+  for (let i = 0; i < 512; i++) {
+    const v = i >= 148 && i < 156 ? 0x20 : block[i];
+    unsigned += v;
+    signed += v > 127 ? v - 256 : v;
+  }
+  return { unsigned, signed, zero: block.every((x) => x === 0) };
+}
+
+test('property: checkHeaderBlock accepts exactly the blocks whose stored checksum is the signed or unsigned sum', () => {
+  const blockArb = fc.tuple(fc.uint8Array({ minLength: 512, maxLength: 512 }), fc.constantFrom('unsigned', 'signed', 'random', 'zero', 'sparse'), fc.nat(511));
+  fc.assert(
+    fc.property(blockArb, ([bytes, how, pos]) => {
+      const block = Buffer.from(bytes);
+      if (how === 'zero') block.fill(0);
+      if (how === 'sparse') { block.fill(0); block[pos] = bytes[pos] | 1; }
+      // a valid octal size, so only the checksum decides (junk sizes are tested below)
+      block.write('00000001750\0', 124, 'latin1');
+      if (how === 'zero') block.fill(0, 124, 136);
+      const sums = referenceSums(block);
+      if (how === 'unsigned' || how === 'signed') {
+        const v = how === 'unsigned' ? sums.unsigned : sums.signed;
+        if (v >= 0) block.write(v.toString(8).padStart(6, '0') + '\0 ', 148, 'latin1');
+      }
+      const after = referenceSums(block);
+      const field = block.subarray(148, 156).toString('latin1').replace(/[\0 ]+$/, '').replace(/^[\0 ]+/, '');
+      const stored = /^[0-7]+$/.test(field) ? parseInt(field, 8) : field === '' ? 0 : NaN;
+      let got: ReturnType<typeof checkHeaderBlock> | 'throws';
+      try {
+        got = checkHeaderBlock(block);
+      } catch {
+        got = 'throws';
+      }
+      if (after.zero) return got === null;
+      if (stored === after.unsigned || stored === after.signed) return got !== null && got !== 'throws' && got.size === 0o1750n && got.typeflag === (block[156] === 0 ? '\0' : String.fromCharCode(block[156]));
+      return got === 'throws';
+    }),
+    { numRuns: 20_000 },
+  );
+});
+
+test('checkHeaderBlock and headerName agree with parseHeader on encoded headers; a junk size throws', () => {
+  const block = encodeUstarHeader({ name: b('x/y'), prefix: b('pre'), mode: 0o644, uid: 1, gid: 2, size: 8 ** 11 - 1, mtime: 6, typeflag: '5' });
+  assert.deepEqual(checkHeaderBlock(block), { typeflag: '5', size: 8n ** 11n - 1n });
+  assert.equal(headerName(block).toString(), 'pre/x/y');
+  const junk = Buffer.from(block);
+  junk.write('0000000x750\0', 124, 'latin1');
+  const sum = referenceSums(junk).unsigned;
+  junk.write(sum.toString(8).padStart(6, '0') + '\0 ', 148, 'latin1');
+  assert.throws(() => checkHeaderBlock(junk), /invalid octal digit/);
+  // long octal text (beyond a double's exact range) still decodes exactly
+  assert.equal(decodeNumeric(b('7'.repeat(17))), BigInt('0o' + '7'.repeat(17)));
+  assert.equal(decodeNumeric(b('7'.repeat(21) + '\0')), BigInt('0o' + '7'.repeat(21)));
 });
 
 test('PAX records: self-counting lengths at digit boundaries, sorted keys, raw binary values', () => {

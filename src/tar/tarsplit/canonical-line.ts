@@ -126,7 +126,17 @@ export function parseCanonicalLine(line: Buffer): TarSplitEntry | undefined {
     p++;
 
     const c = line[p];
-    if (c === QUOTE) {
+    if (c === QUOTE && key === Key.Payload) {
+      // base64 (the bulk of every line): the closing quote is found natively and the decoder
+      // below checks every byte against the alphabet, so an escape, a control byte or any
+      // non-ASCII byte in the span still sends the line to the general path
+      const start = p + 1;
+      const q = line.indexOf(QUOTE, start);
+      if (q < 0) return undefined;
+      payloadStart = start;
+      payloadEnd = q;
+      p = q + 1;
+    } else if (c === QUOTE) {
       // a string of printable ASCII without escapes
       const start = p + 1;
       let q = start;
@@ -143,9 +153,6 @@ export function parseCanonicalLine(line: Buffer): TarSplitEntry | undefined {
       } else if (key === Key.NameRaw) {
         rawStart = start;
         rawEnd = q;
-      } else if (key === Key.Payload) {
-        payloadStart = start;
-        payloadEnd = q;
       } else {
         return undefined; // a string where a number belongs
       }

@@ -3,7 +3,7 @@
 // sparse entries (tar-split stores the expanded data, the tar held only the chunks), GNU long
 // names written by tar-split v0.9.4 (their blocks were overwritten), headers that do not match
 // the file entries (sizes, order), corrupt header blocks, and a stream that ends mid-entry.
-import { BLOCK_SIZE, TYPE, paddingFor, parseHeader } from '../header.js';
+import { BLOCK_SIZE, TYPE, checkHeaderBlock, headerName, paddingFor } from '../header.js';
 import { parsePaxRecords } from '../pax.js';
 import { displayName } from '../sink.js';
 import { TarSplitUnusableError } from './unusable.js';
@@ -36,7 +36,6 @@ export class TarStructureCheck {
   private globalEntryPending = false;
   private pendingPaxSize: bigint | null = null;
   private trailing = 0;
-  private headerName: Buffer = Buffer.alloc(0);
   /** a GNU long name/link ('L'/'K') header was seen */
   sawLongNames = false;
   /** entries (file headers) seen */
@@ -75,7 +74,8 @@ export class TarStructureCheck {
             this.startMeta(TYPE.paxGlobal, Number(this.expectedSize));
             break;
           }
-          throw new TarSplitUnusableError(`tar bytes where the data of ${displayName(this.headerName)} should come from a file entry`);
+          // the block still holds that header: nothing is copied into it while a file entry is awaited
+          throw new TarSplitUnusableError(`tar bytes where the data of ${displayName(headerName(this.block))} should come from a file entry`);
         }
         case 'padding': {
           const n = Math.min(this.remaining, bytes.length - pos);
@@ -123,7 +123,7 @@ export class TarStructureCheck {
   private onBlock(): void {
     let hdr;
     try {
-      hdr = parseHeader(this.block);
+      hdr = checkHeaderBlock(this.block);
     } catch (err) {
       throw new TarSplitUnusableError(`corrupt tar header after entry ${this.headers} (${(err as Error).message})`);
     }
@@ -135,7 +135,7 @@ export class TarStructureCheck {
     }
     if (this.zeroBlocks > 0) throw new TarSplitUnusableError('a header follows a single zero block');
     const t = hdr.typeflag;
-    if (t === TYPE.gnuSparse) throw new TarSplitUnusableError(`sparse entry (GNU 'S') ${displayName(hdr.name)}`);
+    if (t === TYPE.gnuSparse) throw new TarSplitUnusableError(`sparse entry (GNU 'S') ${displayName(headerName(this.block))}`);
     if (t === TYPE.paxHeader || t === TYPE.gnuLongName || t === TYPE.gnuLongLink) {
       if (t !== TYPE.paxHeader) this.sawLongNames = true;
       if (hdr.size > BigInt(MAX_META_BYTES)) throw new TarSplitUnusableError(`extended header of ${hdr.size} bytes`);
@@ -145,7 +145,6 @@ export class TarStructureCheck {
     const size = this.pendingPaxSize ?? hdr.size;
     this.pendingPaxSize = null;
     this.headers++;
-    this.headerName = hdr.name;
     this.expectedSize = size;
     // Go 1.4's reader (tar-split's fork in Docker 1.8-1.9) did not know 'g' and returned it as
     // a file; newer forks consume it. Accept its payload from a file entry or from the segment.
