@@ -11,6 +11,7 @@ import fc from 'fast-check';
 import { decodeBase64Span, parseCanonicalLine } from '../../src/tar/tarsplit/canonical-line.js';
 import { toEntry, type TarSplitEntry } from '../../src/tar/tarsplit/entries.js';
 import { cleanNameKey } from '../../src/tar/tarsplit/confined-file.js';
+import { CleanNameSet } from '../../src/tar/tarsplit/name-set.js';
 import { needTools, run } from '../helpers/env.js';
 
 const TOOLS = needTools('tar', 'tar-split');
@@ -171,4 +172,32 @@ test('cleanNameKey: the clean-name shortcut gives what Go filepath.Clean gives',
     }),
     { numRuns: 20_000 },
   );
+});
+
+test('property: CleanNameSet reports a duplicate exactly when a Set of cleaned names would', () => {
+  fc.assert(
+    fc.property(fc.array(fc.string({ unit: fc.constantFrom('a', 'b', '.', '/', '\u00e9'), maxLength: 8 }), { maxLength: 60 }), (names) => {
+      const set = new CleanNameSet();
+      const reference = new Set<string>();
+      for (const s of names) {
+        const bytes = Buffer.from(s, 'utf8');
+        const key = cleanNameKey(bytes);
+        assert.equal(set.add(bytes), !reference.has(key), JSON.stringify(s));
+        reference.add(key);
+      }
+    }),
+    { numRuns: 5_000 },
+  );
+});
+
+test('CleanNameSet: 200,000 distinct names (30-bit hash collisions among them) are all new, and each is a duplicate the second time', () => {
+  const set = new CleanNameSet();
+  const name = (i: number): Buffer => Buffer.from(`usr/share/d${i % 997}/f${i}.txt`);
+  for (let i = 0; i < 200_000; i++) assert.equal(set.add(name(i)), true, `name ${i}`);
+  for (let i = 0; i < 200_000; i += 7) assert.equal(set.add(name(i)), false, `name ${i} again`);
+  // equal after cleaning: a trailing slash, '.', '//' and '..' forms of names already there
+  assert.equal(set.add(Buffer.from('usr/share/d1/f1.txt/')), false);
+  assert.equal(set.add(Buffer.from('./usr/share//d1/./f1.txt')), false);
+  assert.equal(set.add(Buffer.from('usr/x/../share/d1/f1.txt')), false);
+  assert.equal(set.add(Buffer.from('usr/share/d1/f1.txt.')), true);
 });

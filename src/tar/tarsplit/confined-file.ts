@@ -33,19 +33,8 @@ export function nameComponents(name: Buffer): { parts: Buffer[]; problem?: 'abso
  * whose cleaned names are equal (ErrDuplicatePath), so do we.
  */
 export function cleanNameKey(name: Buffer): string {
-  // Most names are clean already (no '', '.' or '..' component, at most a trailing '/'): then
-  // the key is the name itself, without the slash.
-  const n = name.length;
-  let start = 0;
-  let clean = n > 0 && name[0] !== SLASH;
-  for (let i = 0; clean && i <= n; i++) {
-    if (i < n && name[i] !== SLASH) continue;
-    const len = i - start;
-    if (len === 0) clean = i === n && n > 0; // only the end after a trailing '/'
-    else if (name[start] === 0x2e && (len === 1 || (len === 2 && name[start + 1] === 0x2e))) clean = false;
-    start = i + 1;
-  }
-  if (clean) return name.toString('latin1', 0, name[n - 1] === SLASH ? n - 1 : n);
+  const clean = cleanLength(name);
+  if (clean >= 0) return name.toString('latin1', 0, clean);
   const rooted = name.length > 0 && name[0] === SLASH;
   const out: string[] = [];
   for (const part of name.toString('latin1').split('/')) {
@@ -59,6 +48,26 @@ export function cleanNameKey(name: Buffer): string {
   }
   const joined = out.join('/');
   return rooted ? '/' + joined : joined || '.';
+}
+
+/**
+ * Most names are clean already (relative, no '', '.' or '..' component, at most a trailing
+ * '/'): then their cleaned form is the name itself without the slash. Returns that length, or
+ * -1 when the name needs the full cleaning.
+ */
+export function cleanLength(name: Buffer): number {
+  const n = name.length;
+  let start = 0;
+  let clean = n > 0 && name[0] !== SLASH;
+  for (let i = 0; clean && i <= n; i++) {
+    if (i < n && name[i] !== SLASH) continue;
+    const len = i - start;
+    if (len === 0) clean = i === n && n > 0; // only the end after a trailing '/'
+    else if (name[start] === 0x2e && (len === 1 || (len === 2 && name[start + 1] === 0x2e))) clean = false;
+    start = i + 1;
+  }
+  if (!clean) return -1;
+  return name[n - 1] === SLASH ? n - 1 : n;
 }
 
 export interface OpenedFile {

@@ -5,8 +5,9 @@
 import { closeSync, fstatSync, readSync } from 'node:fs';
 import { Crc64 } from '../crc64.js';
 import { displayName, type TarSink } from '../sink.js';
-import { ConfinedFileOpener, cleanNameKey } from './confined-file.js';
+import { ConfinedFileOpener } from './confined-file.js';
 import { readTarSplitBatches } from './entries.js';
+import { CleanNameSet } from './name-set.js';
 import { TarStructureCheck } from './structure.js';
 import { TarSplitUnusableError } from './unusable.js';
 
@@ -46,7 +47,7 @@ function sizeMismatch(fd: number, name: Buffer, recorded: number): TarSplitUnusa
 export async function replayTarSplit(input: ReplayInput, sink: TarSink): Promise<ReplayStats> {
   const check = new TarStructureCheck();
   const opener = new ConfinedFileOpener(input.diffDir);
-  const seenNames = new Set<string>();
+  const seenNames = new CleanNameSet();
   const buf = input.readBuffer ?? Buffer.allocUnsafe(DEFAULT_READ_BUFFER);
   const stats: ReplayStats = { entries: 0, payloadBytes: 0, tarBytes: 0 };
   let legacyV094 = false;
@@ -84,9 +85,7 @@ export async function replayTarSplit(input: ReplayInput, sink: TarSink): Promise
         continue;
       }
 
-      const key = cleanNameKey(entry.name);
-      if (seenNames.has(key)) throw new TarSplitUnusableError(`duplicate file entry ${displayName(entry.name)}`);
-      seenNames.add(key);
+      if (!seenNames.add(entry.name)) throw new TarSplitUnusableError(`duplicate file entry ${displayName(entry.name)}`);
       structural(() => check.file(entry.name, entry.size));
       stats.entries++;
       stats.payloadBytes += entry.size;
