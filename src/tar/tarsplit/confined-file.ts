@@ -92,6 +92,8 @@ interface DirState {
   key: string;
   /** the cleaned directory path itself (listed when first needed) */
   path: Buffer;
+  /** its listing once looked up: the files of one directory come one after another in tar order */
+  kinds: Map<string, Kind> | null | undefined;
 }
 
 const SLASH_BUFFER = Buffer.from('/');
@@ -167,7 +169,8 @@ export class ConfinedFileOpener {
 
   /** The kind of `base` in a checked directory, or undefined when it does not exist. */
   private kindIn(dir: DirState, base: Buffer, name: Buffer): Kind | undefined {
-    const kinds = this.listing(dir.key, dir.path, name);
+    let kinds = dir.kinds;
+    if (kinds === undefined) kinds = dir.kinds = this.listing(dir.key, dir.path, name);
     if (kinds) return kinds.get(base.toString('latin1', 0, base.length));
     const st = this.lstatOrRefuse(Buffer.concat([dir.prefix, base]), name);
     if (!st) return undefined;
@@ -178,7 +181,7 @@ export class ConfinedFileOpener {
   private dirOf(name: Buffer, parts: Buffer[], rawDir: Buffer): DirState {
     const shown = displayName(name);
     let key = '';
-    let dir: DirState = { rawDir, prefix: Buffer.concat([this.root, SLASH_BUFFER]), key: '', path: this.root };
+    let dir: DirState = { rawDir, prefix: Buffer.concat([this.root, SLASH_BUFFER]), key: '', path: this.root, kinds: undefined };
     for (let i = 0; i < parts.length - 1; i++) {
       key = i === 0 ? parts[0].toString('latin1', 0, parts[0].length) : key + '/' + parts[i].toString('latin1', 0, parts[i].length);
       if (!this.checkedDirs.has(key)) {
@@ -189,7 +192,7 @@ export class ConfinedFileOpener {
         this.checkedDirs.add(key);
       }
       const path = this.path(parts, i + 1);
-      dir = { rawDir, prefix: Buffer.concat([path, SLASH_BUFFER]), key, path };
+      dir = { rawDir, prefix: Buffer.concat([path, SLASH_BUFFER]), key, path, kinds: undefined };
     }
     return dir;
   }
