@@ -250,6 +250,21 @@ export class Crc64 {
     return this;
   }
 
+  /** Start over (one instance serves every file of a replay). */
+  reset(): this {
+    this.lo = 0xffffffff;
+    this.hi = 0xffffffff;
+    return this;
+  }
+
+  /** Whether the CRC is `expected`, 8 bytes big-endian as digest() gives them, without making a digest. */
+  matches(expected: Uint8Array): boolean {
+    if (expected.length !== 8) return false;
+    const hi = ((expected[0] << 24) | (expected[1] << 16) | (expected[2] << 8) | expected[3]) >>> 0;
+    const lo = ((expected[4] << 24) | (expected[5] << 16) | (expected[6] << 8) | expected[7]) >>> 0;
+    return hi === (~this.hi) >>> 0 && lo === (~this.lo) >>> 0;
+  }
+
   /** The CRC as 8 bytes, big-endian (Go's `Sum(nil)`). */
   digest(): Buffer {
     const out = Buffer.alloc(8);

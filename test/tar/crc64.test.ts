@@ -41,3 +41,21 @@ test('matches a straightforward BigInt reference', () => {
     assert.equal(crc64(buf).toString('hex'), ref(buf));
   }
 });
+
+test('matches() agrees with digest().equals() and reset() starts over', () => {
+  const c = new Crc64();
+  for (let i = 0; i < 200; i++) {
+    const data = randomBytes(i * 37);
+    c.reset().update(data);
+    const d = crc64(data);
+    assert.equal(c.matches(d), true);
+    assert.deepEqual(c.digest(), d);
+    for (let j = 0; j < 8; j++) {
+      const wrong = Buffer.from(d);
+      wrong[j] ^= 1 << (i % 8);
+      assert.equal(c.matches(wrong), false, `byte ${j} flipped`);
+    }
+    assert.equal(c.matches(d.subarray(0, 7)), false);
+    assert.equal(c.matches(Buffer.concat([d, Buffer.alloc(1)])), false);
+  }
+});

@@ -59,16 +59,14 @@ export async function replayTarSplit(input: ReplayInput, sink: TarSink): Promise
     }
   };
 
-  const structural = (fn: () => void): void => {
-    try {
-      fn();
-    } catch (err) {
-      if (legacyV094 && err instanceof TarSplitUnusableError) {
-        throw new TarSplitUnusableError(`tar-split v0.9.4 metadata (Docker 1.8.0/1.8.1) that does not match its tar (${err.reason.replace(/^tar-split: /, '')})`);
-      }
-      throw err;
+  /** A structure error, told as a v0.9.4 mismatch when the metadata is of that version. */
+  const structural = (err: unknown): unknown => {
+    if (legacyV094 && err instanceof TarSplitUnusableError) {
+      return new TarSplitUnusableError(`tar-split v0.9.4 metadata (Docker 1.8.0/1.8.1) that does not match its tar (${err.reason.replace(/^tar-split: /, '')})`);
     }
+    return err;
   };
+  const crc = new Crc64();
 
   // Entries come in batches and are handled synchronously; the only awaits are the sink's
   // backpressure and the next batch (a layer of 50,000 small files is 100,000 entries).
@@ -77,7 +75,11 @@ export async function replayTarSplit(input: ReplayInput, sink: TarSink): Promise
       if (entry.type === 'segment') {
         if (entry.legacyKeys) legacyV094 = true;
         if (entry.payload.length === 0) continue;
-        structural(() => check.segment(entry.payload));
+        try {
+          check.segment(entry.payload);
+        } catch (err) {
+          throw structural(err);
+        }
         legacyCheck();
         stats.tarBytes += entry.payload.length;
         const wait = sink.write(entry.payload);
@@ -86,7 +88,11 @@ export async function replayTarSplit(input: ReplayInput, sink: TarSink): Promise
       }
 
       if (!seenNames.add(entry.name)) throw new TarSplitUnusableError(`duplicate file entry ${displayName(entry.name)}`);
-      structural(() => check.file(entry.name, entry.size));
+      try {
+        check.file(entry.name, entry.size);
+      } catch (err) {
+        throw structural(err);
+      }
       stats.entries++;
       stats.payloadBytes += entry.size;
       if (entry.size === 0) continue; // dirs, links, devices, empty files, whiteouts: all in the segments
@@ -94,7 +100,7 @@ export async function replayTarSplit(input: ReplayInput, sink: TarSink): Promise
       if (!entry.crc || entry.crc.length !== 8) throw new TarSplitUnusableError(`no crc for ${displayName(entry.name)}`);
       const fd = opener.openUnchecked(entry.name);
       try {
-        const crc = new Crc64();
+        crc.reset();
         let left = entry.size;
         while (left > 0) {
           // The last read asks for one byte more than should be left: getting it means the file
@@ -113,13 +119,17 @@ export async function replayTarSplit(input: ReplayInput, sink: TarSink): Promise
           const wait = sink.write(buf.subarray(0, n));
           if (wait) await wait;
         }
-        if (!crc.digest().equals(entry.crc)) throw new TarSplitUnusableError(`crc mismatch for ${displayName(entry.name)}`);
+        if (!crc.matches(entry.crc)) throw new TarSplitUnusableError(`crc mismatch for ${displayName(entry.name)}`);
       } finally {
         closeSync(fd);
       }
     }
   }
-  structural(() => check.end());
+  try {
+    check.end();
+  } catch (err) {
+    throw structural(err);
+  }
   legacyCheck();
   return stats;
 }
