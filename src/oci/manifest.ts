@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { OutputError, RefError } from '../errors.js';
 import { DIGEST_RE, ID_RE } from '../ids.js';
+import { splitReference } from '../reference-split.js';
 import { compareUtf8, validateJson } from './gojson.js';
 import { MEDIA_TYPES } from './media-types.js';
 
@@ -234,19 +235,7 @@ export interface ParsedReference {
  * otherwise the domain is docker.io, and a single-component path gets "library/".
  */
 export function parseReference(ref: string): ParsedReference {
-  let rest = ref;
-  let digest: string | undefined;
-  let tag: string | undefined;
-  const at = rest.indexOf('@');
-  if (at >= 0) {
-    digest = rest.slice(at + 1);
-    rest = rest.slice(0, at);
-  }
-  const colon = rest.lastIndexOf(':');
-  if (colon > rest.lastIndexOf('/')) {
-    tag = rest.slice(colon + 1);
-    rest = rest.slice(0, colon);
-  }
+  const { name: rest, tag, digest } = splitReference(ref);
   const slash = rest.indexOf('/');
   const first = slash >= 0 ? rest.slice(0, slash) : '';
   let domain: string;
@@ -261,18 +250,6 @@ export function parseReference(ref: string): ParsedReference {
   if (domain === LEGACY_DEFAULT_DOMAIN) domain = DEFAULT_DOMAIN;
   if (domain === DEFAULT_DOMAIN && !path.includes('/')) path = OFFICIAL_REPO_PREFIX + path;
   return { domain, path, ...(tag !== undefined ? { tag } : {}), ...(digest !== undefined ? { digest } : {}) };
-}
-
-/**
- * Split `name:tag` / `name@digest` into the name as written and its tag or digest, without
- * normalising the name (`localhost:5000/x:1` → name `localhost:5000/x`, tag `1`).
- */
-export function splitReference(ref: string): { name: string; tag?: string; digest?: string } {
-  const at = ref.indexOf('@');
-  if (at >= 0) return { name: ref.slice(0, at), digest: ref.slice(at + 1) };
-  const colon = ref.lastIndexOf(':');
-  if (colon > ref.lastIndexOf('/')) return { name: ref.slice(0, colon), tag: ref.slice(colon + 1) };
-  return { name: ref };
 }
 
 function suffix(r: ParsedReference): string {

@@ -4,6 +4,7 @@
 
 import { RefError } from '../errors.js';
 import { ID_RE } from '../ids.js';
+import { splitReference } from '../reference-split.js';
 
 const DEFAULT_DOMAINS = ['docker.io', 'index.docker.io', 'registry-1.docker.io'];
 const TAG_RE = /^[\w][\w.-]{0,127}$/;
@@ -65,22 +66,15 @@ export function parseReference(input: string): ParsedRef {
 }
 
 function parseNamed(s: string): ParsedNamed | null {
-  const at = s.indexOf('@');
-  if (at >= 0) {
-    const repository = normalizeRepository(s.slice(0, at));
-    const digest = s.slice(at + 1);
+  const { name, tag, digest } = splitReference(s);
+  if (digest !== undefined) {
+    // name@digest; a tag beside a digest is not a reference Docker 1.10 took
+    const repository = tag === undefined ? normalizeRepository(name) : null;
     if (!repository || !DIGEST_REF_RE.test(digest)) return null;
     return { kind: 'digest', repository, digest, ref: `${repository}@${digest}` };
   }
-  // The tag is after the last ':' that is not part of a registry host:port (no '/' after it).
-  const colon = s.lastIndexOf(':');
-  let name = s;
-  let tag = 'latest';
-  if (colon > s.lastIndexOf('/')) {
-    name = s.slice(0, colon);
-    tag = s.slice(colon + 1);
-  }
   const repository = normalizeRepository(name);
-  if (!repository || !isValidTag(tag)) return null;
-  return { kind: 'tag', repository, tag, ref: `${repository}:${tag}` };
+  const t = tag ?? 'latest';
+  if (!repository || !isValidTag(t)) return null;
+  return { kind: 'tag', repository, tag: t, ref: `${repository}:${t}` };
 }

@@ -19,10 +19,10 @@ import {
   mergeIndex,
   parseReference,
   refNameIsValid,
-  splitReference,
   registryDigestFromChecksum,
   type Descriptor,
 } from '../../src/oci/manifest.js';
+import { splitReference } from '../../src/reference-split.js';
 import { MEDIA_TYPES, compressionOfLayerType, isLayerType, isOciLayerType, ociLayerType } from '../../src/oci/media-types.js';
 import { L2OError } from '../../src/errors.js';
 
@@ -115,6 +115,7 @@ test('names: fullyQualify / familiarName (Docker normalisation)', () => {
   assert.deepEqual(splitReference('localhost:5000/x/y:1'), { name: 'localhost:5000/x/y', tag: '1' });
   assert.deepEqual(splitReference(`busybox@${D1}`), { name: 'busybox', digest: D1 });
   assert.deepEqual(splitReference('localhost:5000/x'), { name: 'localhost:5000/x' });
+  assert.deepEqual(splitReference(`localhost:5000/x:2@${D1}`), { name: 'localhost:5000/x', tag: '2', digest: D1 });
 });
 
 test('refNameIsValid: the OCI ref.name grammar', () => {
