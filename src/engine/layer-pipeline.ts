@@ -64,6 +64,8 @@ export class LayerPipeline implements TarSink {
       const fifoPath = this.blob.siblingTempPath('fifo');
       const outputFile = fd !== null && fifoPath !== null ? { fd, fifoPath } : undefined;
       this.compressor = createCompressor(spec, (out) => this.blob.write(out), { threads, ...(outputFile ? { outputFile } : {}) });
+      // the blob's bytes come through this thread (uncompressed, zlib): around the page cache
+      if (!this.compressor.writesOutputFile) this.blob.useDirectIO();
     } catch (err) {
       this.blob.abort();
       throw err;

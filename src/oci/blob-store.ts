@@ -26,6 +26,7 @@ import { OutputError } from '../errors.js';
 import { DIGEST_RE } from '../ids.js';
 import { processAlive } from '../process-info.js';
 import { stopRequested } from '../engine/stop-flag.js';
+import { DirectFileWriter } from './direct-io.js';
 
 export interface BlobInfo {
   /** sha256:<hex> */
@@ -163,6 +164,8 @@ export class BlobWriter {
    * early sync would not be seen again by the commit's fsync: it is kept and fails the commit.
    */
   private syncError: NodeJS.ErrnoException | null = null;
+  /** set by useDirectIO(): the bytes go around the page cache (see direct-io.ts) */
+  private direct: DirectFileWriter | null = null;
 
   private constructor(outDir: string | null, opts: BlobWriterOptions) {
     this.hash = opts.hash === false ? null : createHash('sha256');
@@ -193,11 +196,24 @@ export class BlobWriter {
   }
 
   /**
+   * Write this blob through O_DIRECT (see direct-io.ts), for blobs of layer size that this
+   * thread writes itself; call before the first write. False when it cannot be used here (hash
+   * only, turned off, a filesystem without O_DIRECT): writes then go the ordinary way.
+   */
+  useDirectIO(): boolean {
+    if (this.direct !== null) return true;
+    if (this.done || this.fd === null || this.tempPath === null || this.bytes > 0) return false;
+    this.direct = DirectFileWriter.open(this.tempPath);
+    return this.direct !== null;
+  }
+
+  /**
    * Where a child process may write the blob's bytes itself (its stdout): the temp file's fd,
-   * or null when nothing is written (hash only). Call adoptWrittenBytes() once it is done.
+   * or null when nothing is written (hash only) or the blob is written through O_DIRECT here.
+   * Call adoptWrittenBytes() once it is done.
    */
   get externalFd(): number | null {
-    return this.done ? null : this.fd;
+    return this.done || this.direct !== null ? null : this.fd;
   }
 
   /** A temp path beside the blob's temp file (same cleanup rules), e.g. for a FIFO. */
@@ -237,6 +253,10 @@ export class BlobWriter {
     this.hash?.update(chunk);
     this.bytes += chunk.length;
     if (this.fd === null) return;
+    if (this.direct !== null) {
+      this.direct.write(chunk);
+      return;
+    }
     let off = 0;
     try {
       while (off < chunk.length) off += writeSync(this.fd, chunk, off, chunk.length - off);
@@ -260,9 +280,10 @@ export class BlobWriter {
     });
   }
 
-  /** Wait for the early sync in flight, if any (before finish()). */
+  /** Wait for the early sync or the O_DIRECT writes in flight, if any (before finish()). */
   async settle(): Promise<void> {
     while (this.syncing) await this.syncing;
+    if (this.direct !== null) await this.direct.settle();
   }
 
   /**
@@ -280,15 +301,18 @@ export class BlobWriter {
       this.abort();
       throw new OutputError('E_BLOB_DIGEST_MISMATCH', `blob digest ${digest} does not match the expected ${expectedDigest}`);
     }
-    if (this.syncing !== null) {
+    if (this.syncing !== null || this.direct?.busy) {
       this.abort();
-      throw new OutputError('E_BLOB_SYNC_PENDING', 'finish called while an early sync is running (await settle() first)');
+      throw new OutputError('E_BLOB_SYNC_PENDING', 'finish called while an early sync or O_DIRECT writes are running (await settle() first)');
     }
     this.done = true;
     if (this.fd === null || this.dir === null || this.tempPath === null) return { digest, size: this.bytes, reused: false };
     const finalPath = join(this.dir, digest.slice('sha256:'.length));
     try {
       if (this.syncError) throw this.syncError;
+      // the rest of an O_DIRECT blob; the fsync below on the ordinary descriptor covers it all
+      this.direct?.finish(this.fd);
+      this.direct = null;
       fsyncSync(this.fd);
       closeSync(this.fd);
       this.fd = null;
@@ -316,6 +340,8 @@ export class BlobWriter {
   }
 
   private cleanup(): void {
+    this.direct?.abort();
+    this.direct = null;
     if (this.fd !== null) {
       try {
         closeSync(this.fd);

@@ -59,12 +59,30 @@ export function oneFunctionModule(f: OneFunction): Uint8Array {
 interface WasmApi {
   Module: new (bytes: Uint8Array) => object;
   Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
+  Memory: new (descriptor: { initial: number; maximum?: number }) => { buffer: ArrayBuffer };
+}
+
+const WASM_PAGE_BYTES = 64 * 1024;
+
+function wasmApi(): WasmApi {
+  const wasm = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
+  if (!wasm) throw new Error('no WebAssembly');
+  return wasm;
+}
+
+/**
+ * `bytes` (a multiple of 64 KiB) of WebAssembly memory: mapped by the engine, so it starts on a
+ * page boundary, which a Buffer's memory need not. Throws when WebAssembly is unavailable.
+ */
+export function pageAlignedMemory(bytes: number): ArrayBuffer {
+  if (bytes % WASM_PAGE_BYTES !== 0) throw new RangeError(`${bytes} is not a multiple of 64 KiB`);
+  const pages = bytes / WASM_PAGE_BYTES;
+  return new (wasmApi().Memory)({ initial: pages, maximum: pages }).buffer;
 }
 
 /** Instantiate a module built by oneFunctionModule; throws when WebAssembly is unavailable. */
 export function instantiate(bytes: Uint8Array): { update: unknown; memory: ArrayBuffer } {
-  const wasm = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
-  if (!wasm) throw new Error('no WebAssembly');
+  const wasm = wasmApi();
   const instance = new wasm.Instance(new wasm.Module(bytes), {});
   return { update: instance.exports.update, memory: (instance.exports.memory as { buffer: ArrayBuffer }).buffer };
 }
