@@ -203,7 +203,7 @@ export class BlobWriter {
   useDirectIO(): boolean {
     if (this.direct !== null) return true;
     if (this.done || this.fd === null || this.tempPath === null || this.bytes > 0) return false;
-    this.direct = DirectFileWriter.open(this.tempPath);
+    this.direct = DirectFileWriter.open(this.tempPath, this.fd);
     return this.direct !== null;
   }
 
@@ -311,7 +311,7 @@ export class BlobWriter {
     try {
       if (this.syncError) throw this.syncError;
       // the rest of an O_DIRECT blob; the fsync below on the ordinary descriptor covers it all
-      this.direct?.finish(this.fd);
+      this.direct?.finish();
       this.direct = null;
       fsyncSync(this.fd);
       closeSync(this.fd);

@@ -43,12 +43,6 @@ export function directIoEnabled(): boolean {
   return process.env.LEGACY2OCI_DIRECT_IO !== '0' && fsc.O_DIRECT !== undefined;
 }
 
-function shortWrite(wanted: number, got: number): NodeJS.ErrnoException {
-  const err: NodeJS.ErrnoException = new Error(`short write (${got} of ${wanted} bytes)`);
-  err.code = 'EIO';
-  return err;
-}
-
 /**
  * Appends bytes to an (empty) file through an O_DIRECT descriptor. write() copies into a slot and
  * hands full slots to the thread pool; settle() waits for them; finish() writes the rest and
@@ -57,6 +51,8 @@ function shortWrite(wanted: number, got: number): NodeJS.ErrnoException {
  */
 export class DirectFileWriter {
   private readonly fd: number;
+  /** the caller's ordinary descriptor of the same file: the tail, and the rest of a short write */
+  private readonly ordinaryFd: number;
   private readonly memory: Buffer;
   /** the slot being filled, -1 when none is held */
   private slot = -1;
@@ -69,8 +65,9 @@ export class DirectFileWriter {
   private closed = false;
   private fdClosed = false;
 
-  private constructor(fd: number, memory: Buffer, slot: number) {
+  private constructor(fd: number, ordinaryFd: number, memory: Buffer, slot: number) {
     this.fd = fd;
+    this.ordinaryFd = ordinaryFd;
     this.memory = memory;
     this.slot = slot;
   }
@@ -80,7 +77,7 @@ export class DirectFileWriter {
    * when O_DIRECT cannot be used here: turned off, no aligned memory, no free slot, or a
    * filesystem that refuses it.
    */
-  static open(path: string): DirectFileWriter | null {
+  static open(path: string, ordinaryFd: number): DirectFileWriter | null {
     if (!directIoEnabled()) return null;
     const memory = stagingMemory();
     if (memory === null || freeSlots.length === 0) return null;
@@ -90,7 +87,7 @@ export class DirectFileWriter {
     } catch {
       return null; // EINVAL on tmpfs and the like
     }
-    return new DirectFileWriter(fd, memory, freeSlots.pop()!);
+    return new DirectFileWriter(fd, ordinaryFd, memory, freeSlots.pop()!);
   }
 
   write(chunk: Uint8Array): void {
@@ -120,9 +117,9 @@ export class DirectFileWriter {
     this.slot = next;
     this.inFlight++;
     fsWrite(this.fd, this.memory, slot * SLOT_BYTES, SLOT_BYTES, position, (err, written) => {
-      freeSlots.push(slot);
       if (err) this.error ??= err;
-      else if (written !== SLOT_BYTES) this.error ??= shortWrite(SLOT_BYTES, written);
+      else if (written < SLOT_BYTES) this.writeOrdinary(slot * SLOT_BYTES + written, SLOT_BYTES - written, position + written);
+      freeSlots.push(slot);
       if (--this.inFlight === 0) this.wake();
     });
   }
@@ -130,7 +127,21 @@ export class DirectFileWriter {
   private writeNow(start: number, length: number, position: number): void {
     try {
       const written = writeSync(this.fd, this.memory, start, length, position);
-      if (written !== length) this.error ??= shortWrite(length, written);
+      if (written < length) this.writeOrdinary(start + written, length - written, position + written);
+    } catch (err) {
+      this.error ??= err as NodeJS.ErrnoException;
+    }
+  }
+
+  /**
+   * Bytes the O_DIRECT descriptor did not take (a short write: the disk filling up) or cannot
+   * take (the unaligned tail), through the ordinary descriptor: they land, or the real error
+   * (ENOSPC) is what is kept.
+   */
+  private writeOrdinary(start: number, length: number, position: number): void {
+    try {
+      let done = 0;
+      while (done < length) done += writeSync(this.ordinaryFd, this.memory, start + done, length - done, position + done);
     } catch (err) {
       this.error ??= err as NodeJS.ErrnoException;
     }
@@ -156,21 +167,17 @@ export class DirectFileWriter {
   }
 
   /**
-   * After settle(): write what is left (whole blocks here, the last partial block through
-   * `ordinaryFd`), release the slot and close the O_DIRECT descriptor. Throws the first write error.
+   * After settle(): write what is left (whole blocks here, the last partial block through the
+   * ordinary descriptor), release the slot and close the O_DIRECT descriptor. Throws the first
+   * write error.
    */
-  finish(ordinaryFd: number): void {
+  finish(): void {
     if (this.inFlight > 0) throw new Error('DirectFileWriter: finish before settle');
     if (!this.closed && this.fill > 0) {
       const base = this.slot * SLOT_BYTES;
       const aligned = this.fill - (this.fill % DIRECT_ALIGN);
       if (aligned > 0) this.writeNow(base, aligned, this.offset);
-      let at = aligned;
-      try {
-        while (at < this.fill) at += writeSync(ordinaryFd, this.memory, base + at, this.fill - at, this.offset + at);
-      } catch (err) {
-        this.error ??= err as NodeJS.ErrnoException;
-      }
+      if (this.fill > aligned) this.writeOrdinary(base + aligned, this.fill - aligned, this.offset + aligned);
     }
     this.abort();
     if (this.error) throw this.error;
