@@ -95,16 +95,29 @@ export function encodeUstarHeader(f: UstarFields): Buffer {
   return block;
 }
 
-/** Unsigned sum of the block with the checksum field counted as spaces. */
-export function computeChecksum(block: Uint8Array): { unsigned: number; signed: number } {
-  let unsigned = 0;
-  let signed = 0;
-  for (let i = 0; i < BLOCK_SIZE; i++) {
-    const b = i >= 148 && i < 156 ? 0x20 : block[i];
-    unsigned += b;
-    signed += b > 127 ? b - 256 : b;
+/**
+ * The block's checksums, its checksum field counted as spaces: the unsigned sum (what writers
+ * store) and the signed one (old writers; GNU tar and Go accept both), and whether the block is
+ * all zeros (the end-of-archive marker). One pass: the signed sum follows from the count of
+ * bytes above 127.
+ */
+export function computeChecksum(block: Uint8Array): { unsigned: number; signed: number; zero: boolean } {
+  let outside = 0;
+  let high = 0;
+  let field = 0;
+  for (let i = 0; i < 148; i++) {
+    const b = block[i];
+    outside += b;
+    high += b >> 7;
   }
-  return { unsigned, signed };
+  for (let i = 148; i < 156; i++) field |= block[i];
+  for (let i = 156; i < BLOCK_SIZE; i++) {
+    const b = block[i];
+    outside += b;
+    high += b >> 7;
+  }
+  const unsigned = outside + 8 * 0x20;
+  return { unsigned, signed: unsigned - 256 * high, zero: outside === 0 && field === 0 };
 }
 
 function writeChecksum(block: Buffer): void {
@@ -165,25 +178,8 @@ export interface HeaderCore {
  */
 export function checkHeaderBlock(block: Buffer): HeaderCore | null {
   if (block.length !== BLOCK_SIZE) throw new RangeError(`header block is ${block.length} bytes`);
-  // one pass: the sum of the bytes outside the checksum field, how many of them are > 127
-  // (the signed sum follows), and whether the block is all zeros
-  let outside = 0;
-  let high = 0;
-  let field = 0;
-  for (let i = 0; i < 148; i++) {
-    const b = block[i];
-    outside += b;
-    high += b >> 7;
-  }
-  for (let i = 148; i < 156; i++) field |= block[i];
-  for (let i = 156; i < BLOCK_SIZE; i++) {
-    const b = block[i];
-    outside += b;
-    high += b >> 7;
-  }
-  if (outside === 0 && field === 0) return null;
-  const unsigned = outside + 8 * 0x20; // the checksum field counts as spaces
-  const signed = unsigned - 256 * high;
+  const { unsigned, signed, zero } = computeChecksum(block);
+  if (zero) return null;
   const stored = decodeNumeric(block.subarray(FIELD.chksum[0], FIELD.chksum[0] + FIELD.chksum[1]));
   if (stored !== BigInt(unsigned) && stored !== BigInt(signed)) {
     throw new RangeError(`header checksum mismatch (stored ${stored}, computed ${unsigned})`);
