@@ -12,8 +12,8 @@
 // descriptor, and the commit's fsync on that descriptor covers everything (data, size, the
 // device's cache).
 //
-// Filesystems without O_DIRECT (tmpfs, some FUSE) refuse the open: the blob is then written the
-// ordinary way. LEGACY2OCI_DIRECT_IO=0 turns it off.
+// Filesystems without O_DIRECT (tmpfs before Linux 6.6, some FUSE) refuse the open: the blob is
+// then written the ordinary way. LEGACY2OCI_DIRECT_IO=0 turns it off.
 import { closeSync, constants as fsc, openSync, write as fsWrite, writeSync } from 'node:fs';
 import { pageAlignedMemory } from '../wasm/one-function-module.js';
 
@@ -39,7 +39,7 @@ function stagingMemory(): Buffer | null {
 }
 
 /** Whether O_DIRECT writes are wanted at all (LEGACY2OCI_DIRECT_IO=0 turns them off). */
-export function directIoEnabled(): boolean {
+function directIoEnabled(): boolean {
   return process.env.LEGACY2OCI_DIRECT_IO !== '0' && fsc.O_DIRECT !== undefined;
 }
 
@@ -85,7 +85,7 @@ export class DirectFileWriter {
     try {
       fd = openSync(path, fsc.O_WRONLY | fsc.O_DIRECT | fsc.O_NOFOLLOW);
     } catch {
-      return null; // EINVAL on tmpfs and the like
+      return null; // EINVAL where the filesystem has no O_DIRECT
     }
     return new DirectFileWriter(fd, ordinaryFd, memory, freeSlots.pop()!);
   }
