@@ -11,6 +11,8 @@
 //   - one huge layer alone (--jobs 1 vs --jobs <cores>; the main host's big layer, or one of
 //     --single-size), `ls` on a 20,000-layer root vs `cat`,
 //     and optionally (--big-file 4G) one layer holding a single file of that size.
+// With --repeat N the host measurements run in N rounds, each pair of a ratio side by side in
+// every round, and the fastest of the rounds counts (every round's time is in `samples`).
 // It prints tables, the targets with met/missed, and writes everything as JSON (--out).
 // Tools that are missing (pigz, igzip, zstd, skopeo) only drop their rows; GNU tar and
 // tar-split are needed to generate the host.
@@ -95,6 +97,8 @@ export interface Run {
   cpuRatioToSkopeo?: number;
   exitCode: number;
   note?: string;
+  /** wall seconds of every round this run was measured in (the fastest counts) */
+  samples?: number[];
 }
 
 interface Ctx {
@@ -150,9 +154,23 @@ function timeShell(ctx: Ctx, script: string, opts: { cwd?: string; before?: () =
   return best!;
 }
 
+/**
+ * Keep a measurement. The host scenario is measured in rounds (see main), so the same id comes
+ * once per round: the fastest successful run is kept, with every round's time in `samples` and
+ * the highest peak RSS of all of them (the RSS target is about every run, not the fastest).
+ */
 function record(ctx: Ctx, run: Omit<Run, 'mbps'>): Run {
-  const full: Run = { ...run, mbps: run.inputBytes / 1e6 / run.seconds };
-  ctx.runs.push(full);
+  let full: Run = { ...run, mbps: run.inputBytes / 1e6 / run.seconds, samples: [run.seconds] };
+  const at = ctx.runs.findIndex((r) => r.id === run.id);
+  if (at < 0) ctx.runs.push(full);
+  else {
+    const prev = ctx.runs[at];
+    const samples = [...(prev.samples ?? [prev.seconds]), run.seconds];
+    const rss = prev.peakRssMB === null ? full.peakRssMB : full.peakRssMB === null ? prev.peakRssMB : Math.max(prev.peakRssMB, full.peakRssMB);
+    const better = full.exitCode === 0 && (prev.exitCode !== 0 || full.seconds < prev.seconds);
+    full = { ...(better ? full : prev), samples, peakRssMB: rss };
+    ctx.runs[at] = full;
+  }
   const out = full.outputBytes !== null ? `${(full.outputBytes / 1e6).toFixed(1)} MB` : '';
   const rss = full.peakRssMB !== null ? `  RSS ${full.peakRssMB.toFixed(0)} MB` : '';
   const cpu = full.cpuSeconds !== null ? `  CPU ${full.cpuSeconds.toFixed(1)} s` : '';
@@ -378,39 +396,53 @@ async function main(): Promise<number> {
     spawnSync('bash', ['-c', `tar -C ${q(host.root)} -cf - . > /dev/null; ${host.archive ? `cat ${q(host.archive)} > /dev/null` : 'true'}`]);
 
     const compressions = ['none', 'gzip:1', 'gzip:6', ...(tools.igzip ? ['gzip:fast'] : []), ...(tools.zstd ? ['zstd:3'] : [])];
-    log('\nbaselines (xargs -P per layer, largest first):');
+    // The host runs are measured in rounds: each round runs every measurement once, grouped by
+    // compression (the baseline, skopeo, then legacy2oci at each --jobs; check right after the
+    // uncompressed group, whose baseline it shares), and the fastest of the rounds counts. This
+    // VM's speed drifts by a third over minutes; measuring each pair next to each other, round
+    // after round, gives both sides of a ratio the same conditions, where measuring all the
+    // baselines first and legacy2oci minutes later did not.
+    const baselineOf: Record<string, [string, string, string, boolean] | undefined> = {
+      none: ['tar-sha256', `tar | sha256sum (xargs -P${cores})`, '', false],
+      'gzip:6': tools.pigz ? ['pigz-6', `tar | pigz -p${cores} -6 | sha256sum`, `| pigz -p${cores} -6`, true] : undefined,
+      'gzip:1': tools.pigz ? ['pigz-1', `tar | pigz -p${cores} -1 | sha256sum`, `| pigz -p${cores} -1`, true] : undefined,
+      'gzip:fast': tools.igzip ? ['igzip-3', 'tar | igzip -3 | sha256sum', '| igzip -3 -c', true] : undefined,
+      'zstd:3': tools.zstd ? ['zstd-3', 'tar | zstd -T0 -3 | sha256sum', '| zstd -q -T0 -3 -c', true] : undefined,
+    };
+    const skopeoOf: Record<string, [string, string, string] | undefined> = {
+      none: ['none', 'skopeo copy (uncompressed)', '--dest-oci-accept-uncompressed-layers'],
+      'gzip:1': ['gzip:1', 'skopeo copy gzip level 1', '--dest-compress-format gzip --dest-compress-level 1'],
+      'gzip:6': ['gzip:6', 'skopeo copy gzip level 6', '--dest-compress-format gzip --dest-compress-level 6'],
+      'gzip:fast': ['gzip', 'skopeo copy gzip (its default)', ''],
+      'zstd:3': tools.zstd ? ['zstd:3', 'skopeo copy zstd level 3', '--dest-compress-format zstd --dest-compress-level 3'] : undefined,
+    };
+    const baseId: Record<string, string> = {};
+    const skopeoId: Record<string, string> = {};
+    const rounds = ctx.repeat;
+    ctx.repeat = 1;
+    for (let round = 1; round <= rounds; round++) {
+      if (rounds > 1) log(`\nround ${round} of ${rounds}:`);
+      for (const c of compressions) {
+        if (!want(c) && !(c === 'none' && want('check'))) continue;
+        const b = baselineOf[c];
+        if (b && want('baselines')) baseId[c] = runBaseline(ctx, host, ...b).id;
+        const k = skopeoOf[c];
+        if (k && want(c) && tools.skopeo && host.archive && want('skopeo')) skopeoId[c] = runSkopeo(ctx, host, ...k).id;
+        if (want(c)) for (const j of jobsList) runLegacy(ctx, 'host', { root: host.root, refs: host.refs, compression: c, jobs: j, inputBytes: host.inputBytes });
+        if (c === 'none' && want('check')) for (const j of jobsList) runCheck(ctx, 'host', { root: host.root, jobs: j, inputBytes: host.inputBytes });
+      }
+    }
+    ctx.repeat = rounds;
+    // ratios between the fastest runs of each side
     const base: Record<string, Run | undefined> = {};
-    if (want('baselines')) {
-      if (want('none') || want('check')) base.none = runBaseline(ctx, host, 'tar-sha256', `tar | sha256sum (xargs -P${cores})`, '', false);
-      if (tools.pigz && want('gzip:6')) base['gzip:6'] = runBaseline(ctx, host, 'pigz-6', `tar | pigz -p${cores} -6 | sha256sum`, `| pigz -p${cores} -6`, true);
-      if (tools.pigz && want('gzip:1')) base['gzip:1'] = runBaseline(ctx, host, 'pigz-1', `tar | pigz -p${cores} -1 | sha256sum`, `| pigz -p${cores} -1`, true);
-      if (tools.igzip && want('gzip:fast')) base['gzip:fast'] = runBaseline(ctx, host, 'igzip-3', 'tar | igzip -3 | sha256sum', '| igzip -3 -c', true);
-      if (tools.zstd && want('zstd:3')) base['zstd:3'] = runBaseline(ctx, host, 'zstd-3', 'tar | zstd -T0 -3 | sha256sum', '| zstd -q -T0 -3 -c', true);
-      base.check = base.none;
-    }
-    log('\nskopeo copy docker-archive: → oci: (same layer tars):');
-    const sk: Record<string, Run | undefined> = {};
-    if (tools.skopeo && host.archive && want('skopeo')) {
-      if (want('none')) sk.none = runSkopeo(ctx, host, 'none', 'skopeo copy (uncompressed)', '--dest-oci-accept-uncompressed-layers');
-      if (want('gzip:1')) sk['gzip:1'] = runSkopeo(ctx, host, 'gzip:1', 'skopeo copy gzip level 1', '--dest-compress-format gzip --dest-compress-level 1');
-      if (want('gzip:6')) sk['gzip:6'] = runSkopeo(ctx, host, 'gzip:6', 'skopeo copy gzip level 6', '--dest-compress-format gzip --dest-compress-level 6');
-      if (want('gzip:fast')) sk['gzip:fast'] = runSkopeo(ctx, host, 'gzip', 'skopeo copy gzip (its default)', '');
-      if (tools.zstd && want('zstd:3')) sk['zstd:3'] = runSkopeo(ctx, host, 'zstd:3', 'skopeo copy zstd level 3', '--dest-compress-format zstd --dest-compress-level 3');
-    }
-    log('\nlegacy2oci:');
-    for (const c of compressions) {
-      if (!want(c)) continue;
-      for (const j of jobsList) {
-        const r = runLegacy(ctx, 'host', { root: host.root, refs: host.refs, compression: c, jobs: j, inputBytes: host.inputBytes });
-        if (base[c]) Object.assign(r, { baseline: base[c]!.id, ratioToBaseline: ratio(r, base[c]), cpuRatioToBaseline: cpuRatio(r, base[c]) });
-        if (sk[c]) Object.assign(r, { skopeo: sk[c]!.id, ratioToSkopeo: ratio(r, sk[c]), cpuRatioToSkopeo: cpuRatio(r, sk[c]), sizeVsSkopeo: r.outputBytes !== null && sk[c]!.outputBytes ? r.outputBytes / sk[c]!.outputBytes! : undefined });
-      }
-    }
-    if (want('check')) {
-      for (const j of jobsList) {
-        const r = runCheck(ctx, 'host', { root: host.root, jobs: j, inputBytes: host.inputBytes });
-        if (base.check) Object.assign(r, { baseline: base.check.id, ratioToBaseline: ratio(r, base.check), cpuRatioToBaseline: cpuRatio(r, base.check) });
-      }
+    for (const [c, id] of Object.entries(baseId)) base[c] = ctx.runs.find((r) => r.id === id);
+    base.check = base.none;
+    for (const r of ctx.runs) {
+      if (r.scenario !== 'host' || r.kind !== 'legacy2oci' || r.compression === null) continue;
+      const b = base[r.compression];
+      if (b) Object.assign(r, { baseline: b.id, ratioToBaseline: ratio(r, b), cpuRatioToBaseline: cpuRatio(r, b) });
+      const k = skopeoId[r.compression] ? ctx.runs.find((x) => x.id === skopeoId[r.compression!]) : undefined;
+      if (k) Object.assign(r, { skopeo: k.id, ratioToSkopeo: ratio(r, k), cpuRatioToSkopeo: cpuRatio(r, k), sizeVsSkopeo: r.outputBytes !== null && k.outputBytes ? r.outputBytes / k.outputBytes : undefined });
     }
 
     let single: { inputBytes: number } | null = null;
