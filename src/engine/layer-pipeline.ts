@@ -65,7 +65,8 @@ export class LayerPipeline implements TarSink {
       const outputFile = fd !== null && fifoPath !== null ? { fd, fifoPath } : undefined;
       this.compressor = createCompressor(spec, (out) => this.blob.write(out), { threads, ...(outputFile ? { outputFile } : {}) });
       // the blob's bytes come through this thread (uncompressed, zlib): around the page cache
-      if (!this.compressor.writesOutputFile) this.blob.useDirectIO();
+      // when going through it turns out dear (see direct-io.ts)
+      if (!this.compressor.writesOutputFile) this.blob.preferDirectIO();
     } catch (err) {
       this.blob.abort();
       throw err;

@@ -1,7 +1,8 @@
 // Blobs written through O_DIRECT (direct-io.ts via BlobWriter.useDirectIO): the same bytes and
 // digest as an ordinary write for every size around the block and slot boundaries, the ordinary
 // path when no slot is free or it is turned off, abort with writes in flight, and (strace) that the
-// descriptor really is opened O_DIRECT and written with positioned writes.
+// descriptor really is opened O_DIRECT and written with positioned writes; and the auto mode the
+// layer pipeline uses (preferDirectIO): buffered until writes are slow, then O_DIRECT mid-blob.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -133,4 +134,56 @@ test('O_DIRECT really is used: the temp file is opened O_DIRECT and filled with 
   // strace -f splits a call another thread interrupts ('<unfinished ...>'): count the call lines
   const slotWrites = r.stderr.split('\n').filter((l) => l.includes(`pwrite64(${fd}, `) && l.includes(`, ${SLOT_BYTES}, `)).length;
   assert.equal(slotWrites, 8, `expected 8 whole-slot writes on fd ${fd}`);
+});
+
+/** A blob written with preferDirectIO() (the layer pipeline's way), in pieces of `piece` bytes. */
+async function writePreferring(out: string, data: Buffer, piece: number): Promise<{ path: string; direct: boolean }> {
+  const w = BlobWriter.open(out, { hash: true, earlySync: true });
+  w.preferDirectIO();
+  for (let at = 0; at < data.length; at += piece) {
+    w.write(data.subarray(at, Math.min(data.length, at + piece)));
+    await new Promise((r) => setImmediate(r));
+  }
+  const direct = w.writingDirect;
+  await w.settle();
+  const info = w.finish(sha(data));
+  return { path: blobPath(out, info.digest), direct };
+}
+
+test('auto mode: buffered while writes are cheap; once they are slow, the rest of the blob goes O_DIRECT from a 4 KiB boundary, same bytes', async (t) => {
+  if (!supportsDirect(work)) return t.skip('no O_DIRECT here');
+  // pieces that never start on a 4 KiB boundary after the first: the switch writes a buffered
+  // prefix up to the boundary; and pieces smaller than the distance to it (the switch waits)
+  // (it takes two slow 8 MiB windows in a row to switch)
+  const cases: Array<[number, number]> = [[40 * SLOT_BYTES + 333, 65_536 + 13], [36 * SLOT_BYTES + 1, SLOT_BYTES], [34 * SLOT_BYTES, 70_001]];
+  try {
+    for (const [size, piece] of cases) {
+      const data = randomBytes(size);
+      // every write counts as slow
+      process.env.LEGACY2OCI_DIRECT_IO_SLOW_US = '0';
+      const slow = await writePreferring(outDir(), data, piece);
+      assert.equal(slow.direct, true, `size ${size}/${piece}: did not switch to O_DIRECT`);
+      assert.ok(readFileSync(slow.path).equals(data), `size ${size}/${piece}: the switched blob differs from what was written`);
+      // no write counts as slow
+      process.env.LEGACY2OCI_DIRECT_IO_SLOW_US = '1e12';
+      const cheap = await writePreferring(outDir(), data, piece);
+      assert.equal(cheap.direct, false, `size ${size}/${piece}: switched although writes were cheap`);
+      assert.ok(readFileSync(cheap.path).equals(data));
+    }
+    // LEGACY2OCI_DIRECT_IO=1: O_DIRECT from the first byte, =0: never, however slow
+    process.env.LEGACY2OCI_DIRECT_IO_SLOW_US = '0';
+    const data = randomBytes(5 * SLOT_BYTES + 9);
+    process.env.LEGACY2OCI_DIRECT_IO = '1';
+    const w = BlobWriter.open(outDir());
+    w.preferDirectIO();
+    assert.equal(w.writingDirect, true);
+    w.abort();
+    process.env.LEGACY2OCI_DIRECT_IO = '0';
+    const off = await writePreferring(outDir(), data, SLOT_BYTES);
+    assert.equal(off.direct, false);
+    assert.ok(readFileSync(off.path).equals(data));
+  } finally {
+    delete process.env.LEGACY2OCI_DIRECT_IO_SLOW_US;
+    delete process.env.LEGACY2OCI_DIRECT_IO;
+  }
 });
