@@ -16,7 +16,7 @@
 // ~2.5 ms per MiB here; pages freed and taken again ~0.12 ms, where the device takes a 1 MiB
 // direct write in ~1 ms. So by default (LEGACY2OCI_DIRECT_IO=auto) a layer blob starts out
 // buffered, BlobWriter times its writes, and it moves on through O_DIRECT from the next 4 KiB
-// boundary once they cost more than SLOW_WRITE_US_PER_MIB (see BlobWriter.preferDirectIO).
+// boundary once they cost more than slowWriteUsPerMiB() (see BlobWriter.preferDirectIO).
 // LEGACY2OCI_DIRECT_IO=1 writes such blobs through O_DIRECT from the first byte, =0 never.
 //
 // Filesystems without O_DIRECT (tmpfs before Linux 6.6, some FUSE) refuse the open: the blob is
@@ -141,7 +141,9 @@ export class DirectFileWriter {
     this.inFlight++;
     fsWrite(this.fd, this.memory, slot * SLOT_BYTES, SLOT_BYTES, position, (err, written) => {
       if (err) this.error ??= err;
-      else if (written < SLOT_BYTES) this.writeOrdinary(slot * SLOT_BYTES + written, SLOT_BYTES - written, position + written);
+      // after an abort the blob is dropped, and the caller may have closed its ordinary fd: that
+      // number may name another file by now, so the rest of a short write is not sent there
+      else if (written < SLOT_BYTES && !this.closed) this.writeOrdinary(slot * SLOT_BYTES + written, SLOT_BYTES - written, position + written);
       freeSlots.push(slot);
       if (--this.inFlight === 0) this.wake();
     });

@@ -153,10 +153,30 @@ async function writePreferring(out: string, data: Buffer, piece: number): Promis
 test('auto mode: buffered while writes are cheap; once they are slow, the rest of the blob goes O_DIRECT from a 4 KiB boundary, same bytes', async (t) => {
   if (!supportsDirect(work)) return t.skip('no O_DIRECT here');
   // pieces that never start on a 4 KiB boundary after the first: the switch writes a buffered
-  // prefix up to the boundary; and pieces smaller than the distance to it (the switch waits)
-  // (it takes two slow 8 MiB windows in a row to switch)
+  // prefix up to the boundary (it takes two slow 8 MiB windows in a row to switch)
   const cases: Array<[number, number]> = [[40 * SLOT_BYTES + 333, 65_536 + 13], [36 * SLOT_BYTES + 1, SLOT_BYTES], [34 * SLOT_BYTES, 70_001]];
   try {
+    // pieces smaller than the distance to the boundary: the switch waits for the piece that crosses it
+    {
+      process.env.LEGACY2OCI_DIRECT_IO_SLOW_US = '0';
+      const data = randomBytes(20 * SLOT_BYTES + 5000);
+      const out = outDir();
+      const w = BlobWriter.open(out, { hash: true });
+      w.preferDirectIO();
+      // 100 bytes, then 16 MiB in 1 MiB pieces (two slow timed windows: the switch is due), then
+      // pieces of 1,000 bytes: the boundary is 3,996 bytes away, so the fourth of them crosses it
+      const head = 16 * SLOT_BYTES + 100;
+      w.write(data.subarray(0, 100));
+      for (let at = 100; at < head; at += SLOT_BYTES) w.write(data.subarray(at, at + SLOT_BYTES));
+      w.write(data.subarray(head, head + 1000));
+      w.write(data.subarray(head + 1000, head + 2000));
+      assert.equal(w.writingDirect, false, 'switched before the 4 KiB boundary');
+      for (let at = head + 2000; at < data.length; at += 1000) w.write(data.subarray(at, Math.min(data.length, at + 1000)));
+      assert.equal(w.writingDirect, true, 'never switched');
+      await w.settle();
+      const info = w.finish(sha(data));
+      assert.ok(readFileSync(blobPath(out, info.digest)).equals(data), 'the blob differs from what was written');
+    }
     for (const [size, piece] of cases) {
       const data = randomBytes(size);
       // every write counts as slow
