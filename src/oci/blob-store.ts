@@ -26,7 +26,7 @@ import { OutputError } from '../errors.js';
 import { DIGEST_RE } from '../ids.js';
 import { processAlive } from '../process-info.js';
 import { stopRequested } from '../engine/stop-flag.js';
-import { DIRECT_ALIGN, DirectFileWriter, directIoMode, slowWriteUsPerMiB } from './direct-io.js';
+import { DIRECT_ALIGN, DirectFileWriter, SlowWriteDetector, TIMED_WRITE_BYTES, directIoMode } from './direct-io.js';
 
 export interface BlobInfo {
   /** sha256:<hex> */
@@ -147,16 +147,6 @@ export interface BlobWriterOptions {
 
 /** Bytes written between two early syncs. */
 export const EARLY_SYNC_BYTES = 32 * 1024 * 1024;
-/** Buffered writes at least this big are timed (preferDirectIO) … */
-const TIMED_WRITE_BYTES = 64 * 1024;
-/**
- * … and judged per window of this many bytes of them; it takes SLOW_WINDOWS slow windows in a
- * row to switch. Measured on the bench host with cheap pages: windows of 4 MiB cost a median
- * of ~200 µs per MiB, but one in ten cost more than 600 and a few spiked past 1,000; with the
- * pages first touched, every window costs ~2,500.
- */
-const COST_WINDOW_BYTES = 8 * 1024 * 1024;
-const SLOW_WINDOWS = 2;
 
 function writeAllSync(fd: number, chunk: Uint8Array, start: number, end: number): void {
   let off = start;
@@ -181,14 +171,10 @@ export class BlobWriter {
   private syncError: NodeJS.ErrnoException | null = null;
   /** set by useDirectIO(), or on the way by preferDirectIO(): the bytes go around the page cache (see direct-io.ts) */
   private direct: DirectFileWriter | null = null;
-  /** preferDirectIO() in auto mode: buffered writes are timed */
-  private timing = false;
+  /** preferDirectIO() in auto mode: buffered writes are timed and judged here until they are slow */
+  private slowWrites: SlowWriteDetector | null = null;
   /** they were slow: the next 4 KiB boundary switches to O_DIRECT */
   private switchPending = false;
-  private windowUs = 0;
-  private windowBytes = 0;
-  /** slow windows in a row */
-  private slowWindows = 0;
 
   private constructor(outDir: string | null, opts: BlobWriterOptions) {
     this.hash = opts.hash === false ? null : createHash('sha256');
@@ -239,7 +225,7 @@ export class BlobWriter {
   preferDirectIO(): void {
     const mode = directIoMode();
     if (mode === 'always') this.useDirectIO();
-    else if (mode === 'auto' && !this.done && this.fd !== null && this.bytes === 0) this.timing = true;
+    else if (mode === 'auto' && !this.done && this.fd !== null && this.bytes === 0) this.slowWrites = new SlowWriteDetector();
   }
 
   /** Whether the blob's bytes are going through O_DIRECT now. */
@@ -304,31 +290,19 @@ export class BlobWriter {
         off = this.switchToDirect(chunk, at);
         if (this.direct !== null) return;
       }
-      const timed = this.timing && chunk.length - off >= TIMED_WRITE_BYTES;
-      const started = timed ? performance.now() : 0;
+      const judge = chunk.length - off >= TIMED_WRITE_BYTES ? this.slowWrites : null;
+      const started = judge ? performance.now() : 0;
       writeAllSync(this.fd, chunk, off, chunk.length);
-      if (timed) this.noteWriteCost((performance.now() - started) * 1000, chunk.length - off);
+      if (judge?.note((performance.now() - started) * 1000, chunk.length - off)) {
+        this.slowWrites = null;
+        this.switchPending = true;
+      }
     } catch (err) {
       throw outputError('cannot write', this.tempPath!, err);
     }
     if (this.earlySync) {
       this.unsynced += chunk.length;
       if (this.unsynced >= EARLY_SYNC_BYTES && this.syncing === null) this.startEarlySync(this.fd);
-    }
-  }
-
-  /** Buffered writes of a timed blob: judge each window of them (see preferDirectIO). */
-  private noteWriteCost(us: number, bytes: number): void {
-    this.windowUs += us;
-    this.windowBytes += bytes;
-    if (this.windowBytes < COST_WINDOW_BYTES) return;
-    const usPerMiB = (this.windowUs / this.windowBytes) * 1024 * 1024;
-    this.windowUs = 0;
-    this.windowBytes = 0;
-    this.slowWindows = usPerMiB > slowWriteUsPerMiB() ? this.slowWindows + 1 : 0;
-    if (this.slowWindows >= SLOW_WINDOWS) {
-      this.timing = false;
-      this.switchPending = true;
     }
   }
 

@@ -16,7 +16,8 @@
 // ~2.5 ms per MiB here; pages freed and taken again ~0.12 ms, where the device takes a 1 MiB
 // direct write in ~1 ms. So by default (LEGACY2OCI_DIRECT_IO=auto) a layer blob starts out
 // buffered, BlobWriter times its writes, and it moves on through O_DIRECT from the next 4 KiB
-// boundary once they cost more than slowWriteUsPerMiB() (see BlobWriter.preferDirectIO).
+// boundary once they cost more than slowWriteUsPerMiB() (SlowWriteDetector, used by
+// BlobWriter.preferDirectIO).
 // LEGACY2OCI_DIRECT_IO=1 writes such blobs through O_DIRECT from the first byte, =0 never.
 //
 // Filesystems without O_DIRECT (tmpfs before Linux 6.6, some FUSE) refuse the open: the blob is
@@ -59,9 +60,40 @@ export function directIoMode(): DirectIoMode {
  * the rest of the blob to O_DIRECT: about what the device takes for a 1 MiB direct write.
  * LEGACY2OCI_DIRECT_IO_SLOW_US overrides it (the tests force the switch with 0).
  */
-export function slowWriteUsPerMiB(): number {
+function slowWriteUsPerMiB(): number {
   const v = Number(process.env.LEGACY2OCI_DIRECT_IO_SLOW_US);
   return process.env.LEGACY2OCI_DIRECT_IO_SLOW_US !== undefined && Number.isFinite(v) && v >= 0 ? v : 1000;
+}
+
+/** Buffered writes at least this big are timed … */
+export const TIMED_WRITE_BYTES = 64 * 1024;
+/**
+ * … and judged per window of this many bytes of them; it takes SLOW_WINDOWS slow windows in a
+ * row to switch. Measured on the bench host with cheap pages: windows of 4 MiB cost a median
+ * of ~200 µs per MiB, but one in ten cost more than 600 and a few spiked past 1,000; with the
+ * pages first touched, every window costs ~2,500.
+ */
+const COST_WINDOW_BYTES = 8 * 1024 * 1024;
+const SLOW_WINDOWS = 2;
+
+/** The auto mode's judge: fed the cost of a blob's buffered writes, it says when to switch. */
+export class SlowWriteDetector {
+  private windowUs = 0;
+  private windowBytes = 0;
+  /** slow windows in a row */
+  private slowWindows = 0;
+
+  /** A buffered write of `bytes` took `us`; true once the blob should move to O_DIRECT. */
+  note(us: number, bytes: number): boolean {
+    this.windowUs += us;
+    this.windowBytes += bytes;
+    if (this.windowBytes < COST_WINDOW_BYTES) return false;
+    const usPerMiB = (this.windowUs / this.windowBytes) * 1024 * 1024;
+    this.windowUs = 0;
+    this.windowBytes = 0;
+    this.slowWindows = usPerMiB > slowWriteUsPerMiB() ? this.slowWindows + 1 : 0;
+    return this.slowWindows >= SLOW_WINDOWS;
+  }
 }
 
 /**
@@ -86,11 +118,12 @@ export class DirectFileWriter {
   private closed = false;
   private fdClosed = false;
 
-  private constructor(fd: number, ordinaryFd: number, memory: Buffer, slot: number) {
+  private constructor(fd: number, ordinaryFd: number, memory: Buffer, slot: number, offset: number) {
     this.fd = fd;
     this.ordinaryFd = ordinaryFd;
     this.memory = memory;
     this.slot = slot;
+    this.offset = offset;
   }
 
   /**
@@ -108,9 +141,7 @@ export class DirectFileWriter {
     } catch {
       return null; // EINVAL where the filesystem has no O_DIRECT
     }
-    const writer = new DirectFileWriter(fd, ordinaryFd, memory, freeSlots.pop()!);
-    writer.offset = startOffset;
-    return writer;
+    return new DirectFileWriter(fd, ordinaryFd, memory, freeSlots.pop()!, startOffset);
   }
 
   write(chunk: Uint8Array): void {

@@ -103,7 +103,7 @@ const WASM_MIN_BYTES = 64;
 const LANES = 2;
 const LANE_BYTES = 2048;
 
-/** SHIFT tables: SH_LO/SH_HI[j*256+v] = low/high half of shift(v << 8j). */
+/** The SHIFT tables: lo/hi[j*256+v] = low/high half of shift(v << 8j). */
 function shiftTables(): { lo: Uint32Array; hi: Uint32Array } {
   const zeros = new Uint8Array(LANE_BYTES);
   // shift of each single bit, then every byte value as the xor of its bits' shifts (linearity)
@@ -262,6 +262,15 @@ function wasmModuleBytes(): Uint8Array {
   return oneFunctionModule({ params: [I32, I32, I32], results: [], locals, code: c, pages: PAGES }); // (i32, i32, i32) → ()
 }
 
+/** Write 64-bit entries given as low/high halves into wasm memory at `offset`, little-endian. */
+function storeI64Table(memory: ArrayBuffer, offset: number, lo: Uint32Array, hi: Uint32Array): void {
+  const words = new Uint32Array(memory, offset, lo.length * 2);
+  for (let i = 0; i < lo.length; i++) {
+    words[2 * i] = lo[i];
+    words[2 * i + 1] = hi[i];
+  }
+}
+
 interface WasmKernel {
   update: (lo: number, hi: number, len: number) => void;
   /** the input window */
@@ -276,17 +285,9 @@ function wasmKernel(): WasmKernel | null {
   try {
     if (process.env.LEGACY2OCI_CRC64 === 'js') throw new Error('disabled');
     const instance = instantiate(wasmModuleBytes());
-    const words = new Uint32Array(instance.memory, 0, (TABLES * 256 * 8) / 4);
-    for (let i = 0; i < TABLES * 256; i++) {
-      words[2 * i] = TAB_LO[i];
-      words[2 * i + 1] = TAB_HI[i];
-    }
+    storeI64Table(instance.memory, 0, TAB_LO, TAB_HI);
     const shift = shiftTables();
-    const shiftWords = new Uint32Array(instance.memory, SHIFT_OFFSET, (8 * 256 * 8) / 4);
-    for (let i = 0; i < 8 * 256; i++) {
-      shiftWords[2 * i] = shift.lo[i];
-      shiftWords[2 * i + 1] = shift.hi[i];
-    }
+    storeI64Table(instance.memory, SHIFT_OFFSET, shift.lo, shift.hi);
     kernel = {
       update: instance.update as (lo: number, hi: number, len: number) => void,
       window: new Uint8Array(instance.memory, WINDOW_OFFSET, CRC64_WINDOW_BYTES),
