@@ -12,6 +12,7 @@ import {
 } from '../../src/engine/compression/index.js';
 import { LayerPipeline, COALESCE_BYTES } from '../../src/engine/layer-pipeline.js';
 import { HOLD_BYTES, childShell } from '../../src/engine/compression/file-child.js';
+import { zstdChildEnv } from '../../src/engine/compression/zstd.js';
 import { spawnSync } from 'node:child_process';
 import type { CompressionSpec } from '../../src/engine/types.js';
 import { needTools, run } from '../helpers/env.js';
@@ -124,6 +125,35 @@ describe('compressors', () => {
     const path = join(work, 'zs', 'blobs', 'sha256', a.digest.slice(7));
     assert.deepEqual(run('zstd', ['-dc', path]), data);
     run('zstd', ['-t', path]);
+  });
+
+  test('zstd children run with glibc malloc on huge pages (GLIBC_TUNABLES), in every mode, keeping a tunable the user set', { skip: needTools('zstd') }, async () => {
+    assert.equal(zstdChildEnv({}).GLIBC_TUNABLES, 'glibc.malloc.hugetlb=1');
+    assert.equal(zstdChildEnv({ GLIBC_TUNABLES: 'glibc.malloc.arena_max=2' }).GLIBC_TUNABLES, 'glibc.malloc.arena_max=2:glibc.malloc.hugetlb=1');
+    assert.equal(zstdChildEnv({ GLIBC_TUNABLES: 'glibc.malloc.hugetlb=0' }).GLIBC_TUNABLES, 'glibc.malloc.hugetlb=0', 'the user decides');
+    assert.equal(zstdChildEnv({ PATH: '/x' }).PATH, '/x', 'the rest of the environment is passed on');
+    // a `zstd` first on PATH that logs what it was given, then runs the real one
+    const real = spawnSync('sh', ['-c', 'command -v zstd'], { encoding: 'utf8' }).stdout.trim();
+    const bin = join(work, 'logging-zstd');
+    const log = join(work, 'zstd-env.log');
+    mkdirSync(bin, { recursive: true });
+    writeFileSync(join(bin, 'zstd'), `#!/bin/sh\nprintf '%s %s\\n' "$1" "$GLIBC_TUNABLES" >> '${log}'\nexec '${real}' "$@"\n`, { mode: 0o755 });
+    const saved = process.env.PATH;
+    process.env.PATH = `${bin}:${saved}`;
+    try {
+      const input = sample(3 * HOLD_BYTES + 5);
+      const streamed = await pipe(input, { algorithm: 'zstd', level: 3 }, join(work, 'zenv-fifo'), [COALESCE_BYTES]); // FIFO into the blob file
+      const piped = await pipe(input, { algorithm: 'zstd', level: 3 }, null, [COALESCE_BYTES]); // stdin/stdout pipes
+      await pipe(sample(1000), { algorithm: 'zstd', level: 3 }, join(work, 'zenv-small'), [COALESCE_BYTES]); // one synchronous run
+      assert.equal(streamed.digest, piped.digest);
+      const byCli = Buffer.from(spawnSync(real, ['-q', '-c', '-3', '-T1', '--check', '--no-progress'], { input, maxBuffer: 1 << 28 }).stdout);
+      assert.equal(streamed.digest, sha(byCli), 'the same bytes as the CLI run without the tunable');
+    } finally {
+      process.env.PATH = saved;
+    }
+    const runs = readFileSync(log, 'utf8').trim().split('\n').filter((l) => l.startsWith('-q '));
+    assert.equal(runs.length, 3, readFileSync(log, 'utf8'));
+    for (const line of runs) assert.match(line, /(^| |:)glibc\.malloc\.hugetlb=1$/, line);
   });
 
   test('none: the blob is the tar', async () => {

@@ -17,6 +17,22 @@ export function zstdArgs(level: number, threads = 1): string[] {
   return ['-q', '-c', `-${level}`, `-T${t}`, '--check', '--no-progress'];
 }
 
+/**
+ * The zstd child's environment: this process's, with glibc's malloc asked to back its large
+ * blocks with transparent huge pages (GLIBC_TUNABLES glibc.malloc.hugetlb=1, glibc >= 2.35;
+ * other C libraries ignore it, and so does a kernel with THP off). Multithreaded zstd
+ * allocates its job buffers fresh in every process: ~10,500 page faults (~40 MiB) per run even
+ * for a 45 MB layer, which on a VM cost more than the compression of a small layer. With huge
+ * pages that is ~1,100. Measured on the bench layers, each compressed by its own
+ * `zstd -3 -T1`: 9.2-10.3 s of CPU in all, 6.9-7.4 s with the tunable (same bytes: where
+ * malloc gets its memory cannot change what zstd writes). A tunable the user set is kept.
+ */
+export function zstdChildEnv(base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  const tunables = base.GLIBC_TUNABLES ?? '';
+  if (/(^|:)glibc\.malloc\.hugetlb=/.test(tunables)) return base;
+  return { ...base, GLIBC_TUNABLES: tunables ? `${tunables}:glibc.malloc.hugetlb=1` : 'glibc.malloc.hugetlb=1' };
+}
+
 export function createZstdCompressor(level: number, onData: OnCompressedData, opts: CompressorOptions = { threads: 1 }): Compressor {
   const file = opts.outputFile;
   if (file) {
@@ -27,6 +43,7 @@ export function createZstdCompressor(level: number, onData: OnCompressedData, op
       installHint: 'apt-get install zstd',
       outFd: file.fd,
       fifoPath: file.fifoPath,
+      env: zstdChildEnv(),
     });
   }
   return createSpawnedCompressor({
@@ -35,5 +52,6 @@ export function createZstdCompressor(level: number, onData: OnCompressedData, op
     label: `zstd-cli:${level}`,
     installHint: 'apt-get install zstd',
     onData,
+    env: zstdChildEnv(),
   });
 }
