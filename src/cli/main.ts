@@ -13,6 +13,9 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   check: async () => (await import('./check.js')).runCheck,
 };
 
+/** Commands whose work runs in worker pools, hot loops over every layer byte (see v8-tuning.ts). */
+const BULK_COMMANDS = new Set(['export', 'check', 'migrate', 'validate']);
+
 export const USAGE = `usage: legacy2oci <command> [options]
 
 commands:
@@ -43,6 +46,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   let prewarmed = false;
   try {
+    if (BULK_COMMANDS.has(name)) (await import('./v8-tuning.js')).tuneV8ForBulkWork();
     if (name === 'export' || name === 'check') prewarmed = await prewarm(name, rest);
     const command = await load();
     return await command(rest);
