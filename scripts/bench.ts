@@ -420,6 +420,7 @@ async function main(): Promise<number> {
     };
     const baseId: Record<string, string> = {};
     const skopeoId: Record<string, string> = {};
+    // the rounds are the repetitions here: inside a round each command runs once
     const rounds = ctx.repeat;
     ctx.repeat = 1;
     for (let round = 1; round <= rounds; round++) {

@@ -2,10 +2,11 @@
 // small functions run millions of times (one tar-split line, one file, one chunk) by two or more
 // worker isolates on a machine with as many cores. V8's default budget sends every function that
 // has run a little to TurboFan, and each isolate compiles its own copy on background threads
-// that compete with the workers for the same cores: ~0.8 s of CPU in a `check` of the bench host
-// that itself takes ~2.6 s on 2 cores. A larger budget optimizes only what stays hot (the
-// per-entry code still is, within milliseconds). Measured on the bench host, alternating runs:
-// `check` 2.54-2.67 s against 2.67-3.19 s, export `gzip:fast` and `none` a few per cent faster.
+// that compete with the workers for the same cores: ~1 s of CPU in a `check` of the bench host
+// that itself takes ~2.6 s on 2 cores, ~0.36 s with this budget. A larger budget optimizes only
+// what stays hot (the per-entry code still is, within milliseconds). Measured on the bench host,
+// the CLI with and without this call in alternating runs (8 pairs): `check` medians 2.90 s
+// against 3.16 s; export `gzip:fast` and `none` a few per cent faster.
 // The flag is set before any worker starts (workers read the process-wide flags when their
 // isolate is made); only for the V8 it was measured on (Node 20's 11.x): another V8 tiers
 // differently, and an unknown flag would only print a complaint.

@@ -61,7 +61,7 @@ export interface FileChildSpec {
   fifoPath: string;
   /** called once the child has exited with 0 and every output byte is in the file */
   onFinished?: () => void;
-  /** the child's environment (default: this process's) */
+  /** the child's environment (undefined: this process's, as spawn does) */
   env?: NodeJS.ProcessEnv;
 }
 
@@ -84,7 +84,7 @@ export function createFileChildCompressor(spec: FileChildSpec): Compressor {
 
   /** The whole (small) input in one synchronous run of the tool, its stdout the temp file. */
   const runSync = (): void => {
-    const r = spawnSync(spec.binary, spec.args, { input: Buffer.concat(held), stdio: ['pipe', spec.outFd, 'pipe'], timeout: SYNC_TIMEOUT_MS, maxBuffer: 64 * 1024, ...(spec.env ? { env: spec.env } : {}) });
+    const r = spawnSync(spec.binary, spec.args, { input: Buffer.concat(held), stdio: ['pipe', spec.outFd, 'pipe'], timeout: SYNC_TIMEOUT_MS, maxBuffer: 64 * 1024, env: spec.env });
     held = [];
     if (r.error) {
       if ((r.error as NodeJS.ErrnoException).code === 'ENOENT') throw compressorMissing(spec.binary, spec.installHint, r.error);
@@ -130,7 +130,7 @@ export function createFileChildCompressor(spec: FileChildSpec): Compressor {
 /** The streaming child: the tool behind a FIFO (see the top of the file). */
 function createStreamingChild(spec: FileChildSpec, name: string): Compressor {
   const tool = spec.binary;
-  const child = spawn('sh', ['-c', SHELL, 'sh', spec.fifoPath, spec.binary, ...spec.args], { stdio: ['ignore', spec.outFd, 'pipe'], ...(spec.env ? { env: spec.env } : {}) });
+  const child = spawn('sh', ['-c', SHELL, 'sh', spec.fifoPath, spec.binary, ...spec.args], { stdio: ['ignore', spec.outFd, 'pipe'], env: spec.env });
   let stderr = '';
   child.stderr!.setEncoding('utf8');
   child.stderr!.on('data', (s: string) => {

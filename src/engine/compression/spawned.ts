@@ -46,13 +46,13 @@ export interface SpawnedCompressorSpec {
   onData: OnCompressedData;
   /** rewrite bytes of the output header in place (offset in the stream → value) */
   headerPatch?: ReadonlyMap<number, number>;
-  /** the child's environment (default: this process's) */
+  /** the child's environment (undefined: this process's, as spawn does) */
   env?: NodeJS.ProcessEnv;
 }
 
 export function createSpawnedCompressor(spec: SpawnedCompressorSpec): Compressor {
   const tool = spec.binary;
-  const child = spawn(spec.binary, spec.args, { stdio: ['pipe', 'pipe', 'pipe'], ...(spec.env ? { env: spec.env } : {}) });
+  const child = spawn(spec.binary, spec.args, { stdio: ['pipe', 'pipe', 'pipe'], env: spec.env });
   let stderr = '';
   child.stderr.setEncoding('utf8');
   child.stderr.on('data', (s: string) => {
