@@ -124,6 +124,8 @@ export class LayerPipeline implements TarSink {
     this.chunk = this.spare.pop() ?? Buffer.allocUnsafe(this.chunkBytes);
     this.fill = 0;
     const wait = this.compressor.write(full, this.release);
+    // a compressor child writing the temp file itself: early syncs on the input's schedule
+    if (this.compressor.writesOutputFile) this.blob.noteExternalProgress(full.length);
     if (wait) {
       wait.catch((err) => (this.failure ??= err));
       return wait;
@@ -155,8 +157,12 @@ export class LayerPipeline implements TarSink {
       }
       await this.compressor.end();
       if (this.failure) throw this.failure;
+      if (this.compressor.writesOutputFile) {
+        // the child's last bytes go to disk in the thread pool while they are read back and hashed here
+        this.blob.syncExternalWrites();
+        this.blob.adoptWrittenBytes(this.chunk);
+      }
       await this.blob.settle();
-      if (this.compressor.writesOutputFile) this.blob.adoptWrittenBytes(this.chunk);
       const diffID = `sha256:${this.diffHash.digest('hex')}`;
       const blob = this.blob.finish(this.identity ? diffID : undefined);
       return {

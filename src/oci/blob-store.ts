@@ -322,6 +322,29 @@ export class BlobWriter {
     return toBoundary;
   }
 
+  /**
+   * Someone else (a compressor child, through externalFd) is filling the temp file, and
+   * `inputBytes` more of its input went in. Early syncs follow the same schedule as for bytes
+   * written here, counted in input bytes (the output is no bigger, give or take a header): the
+   * kernel writes the child's output back while the layer goes on, and the commit's fsync does
+   * not leave a worker idle through the whole blob's flush. The caller awaits settle() before
+   * adoptWrittenBytes() and finish(), as for its own writes.
+   */
+  noteExternalProgress(inputBytes: number): void {
+    if (!this.earlySync || this.fd === null || this.done) return;
+    this.unsynced += inputBytes;
+    if (this.unsynced >= EARLY_SYNC_BYTES && this.syncing === null) this.startEarlySync(this.fd);
+  }
+
+  /**
+   * The child is done: start writing back what it wrote since the last early sync (unless a sync
+   * is still running), so that flush overlaps with adoptWrittenBytes()'s read-back and hash.
+   */
+  syncExternalWrites(): void {
+    if (!this.earlySync || this.fd === null || this.done || this.syncing !== null || this.unsynced === 0) return;
+    this.startEarlySync(this.fd);
+  }
+
   private startEarlySync(fd: number): void {
     this.unsynced = 0;
     this.syncing = new Promise<void>((resolve) => {

@@ -2,7 +2,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OutputError } from '../../src/errors.js';
@@ -142,6 +142,44 @@ test('early sync: writeback starts every EARLY_SYNC_BYTES; finish waits for sett
   await w.settle();
   assert.deepEqual(w.finish(digest), { digest, size: pieces * piece.length, reused: false });
   assert.equal(sha(readFileSync(blobPath(out, digest))), digest);
+});
+
+test('early sync of a file a child fills: on the input schedule, and once more when the child is done', async () => {
+  const out = outDir();
+  const body = Buffer.alloc(64 * 1024, 0x42);
+  const digest = `sha256:${createHash('sha256').update(body).digest('hex')}`;
+  /** a writer whose temp file a "child" filled through externalFd; `fed` runs before the read-back */
+  const filled = (opts: { earlySync?: boolean }, fed: (w: BlobWriter) => void): BlobWriter => {
+    const w = BlobWriter.open(out, opts);
+    writeSync(w.externalFd!, body);
+    fed(w);
+    w.adoptWrittenBytes();
+    return w;
+  };
+  // finish() refuses (and drops the blob) while a sync is in flight: that is what is observed here
+  const inFlight = (w: BlobWriter): boolean => {
+    try {
+      w.finish(digest);
+      return false;
+    } catch (err) {
+      if (err instanceof OutputError && err.code === 'E_BLOB_SYNC_PENDING') return true;
+      throw err;
+    }
+  };
+
+  assert.equal(inFlight(filled({ earlySync: true }, (w) => w.noteExternalProgress(EARLY_SYNC_BYTES - 1))), false, 'below the threshold');
+  assert.equal(inFlight(filled({ earlySync: true }, (w) => w.noteExternalProgress(EARLY_SYNC_BYTES))), true, 'input crossed the threshold');
+  assert.equal(inFlight(filled({ earlySync: true }, (w) => { w.noteExternalProgress(body.length); w.syncExternalWrites(); })), true, 'the child is done');
+  assert.equal(inFlight(filled({ earlySync: true }, (w) => w.syncExternalWrites())), false, 'nothing fed since the last sync');
+  assert.equal(inFlight(filled({}, (w) => { w.noteExternalProgress(2 * EARLY_SYNC_BYTES); w.syncExternalWrites(); })), false, 'early sync off');
+
+  // after settle() the commit goes through, and the blob is what the child wrote
+  const w = filled({ earlySync: true }, (x) => { x.noteExternalProgress(EARLY_SYNC_BYTES); x.syncExternalWrites(); });
+  await w.settle();
+  assert.equal(w.finish(digest).digest, digest);
+  assert.equal(sha(readFileSync(blobPath(out, digest))), digest);
+  await new Promise((r) => setTimeout(r, 50));
+  assert.deepEqual(temps(out), []);
 });
 
 test('early sync: the fdatasync calls really happen (strace)', { skip: spawnSync('strace', ['-V']).status === 0 ? false : 'strace not installed' }, () => {
