@@ -10,7 +10,7 @@
 // for smaller chunks, so its pipe (a socket of ~200 KiB) is refilled often enough that the
 // child never waits for input while this thread reads and hashes.
 import { createHash } from 'node:crypto';
-import { BlobWriter } from '../oci/blob-store.js';
+import { BlobWriter, type SealedBlob } from '../oci/blob-store.js';
 import type { TarSink } from '../tar/sink.js';
 import type { Compressor } from './compression/compressor.js';
 import { createCompressor, layerMediaType } from './compression/registry.js';
@@ -32,6 +32,8 @@ export interface LayerDigests {
   mediaType: string;
   compressor: string;
   reused: boolean;
+  /** finish({ deferCommit: true }): the blob still to be committed (commitSealedBlob) */
+  sealed?: SealedBlob;
 }
 
 export class LayerPipeline implements TarSink {
@@ -146,7 +148,8 @@ export class LayerPipeline implements TarSink {
   }
 
   /** Flush, wait for the compressor, commit the blob. */
-  async finish(): Promise<LayerDigests> {
+  /** `deferCommit`: leave the blob's fsync and rename to the caller (see BlobWriter.finish). */
+  async finish(opts: { deferCommit?: boolean } = {}): Promise<LayerDigests> {
     if (this.closed) throw new Error('LayerPipeline.finish called twice');
     this.closed = true;
     try {
@@ -164,7 +167,7 @@ export class LayerPipeline implements TarSink {
       }
       await this.blob.settle();
       const diffID = `sha256:${this.diffHash.digest('hex')}`;
-      const blob = this.blob.finish(this.identity ? diffID : undefined);
+      const blob = this.blob.finish(this.identity ? diffID : undefined, opts);
       return {
         diffID,
         digest: blob.digest,
@@ -173,6 +176,7 @@ export class LayerPipeline implements TarSink {
         mediaType: this.mediaType,
         compressor: this.compressor.name,
         reused: blob.reused,
+        ...(blob.sealed ? { sealed: blob.sealed } : {}),
       };
     } catch (err) {
       this.abort();

@@ -106,6 +106,7 @@ function toResult(task: LayerTask, d: LayerDigests, source: LayerResult['source'
   };
   if (reason !== undefined) result.reason = reason;
   if (d.reused) result.reused = true;
+  if (d.sealed) result.sealed = d.sealed;
   return result;
 }
 
@@ -158,7 +159,7 @@ export async function processLayer(task: LayerTask): Promise<LayerResult> {
     try {
       // a missing diff dir only matters if some entry has data: the replay then reports the missing file
       await replayTarSplit({ tarDataPath: task.tarDataPath, diffDir: diffDir ?? task.diffDir, readBuffer: bufferFor(pipeline) }, pipeline);
-      const digests = await pipeline.finish();
+      const digests = await pipeline.finish({ deferCommit: task.deferCommit === true });
       if (task.expectedDiffID && digests.diffID !== task.expectedDiffID) {
         // Docker would refuse such a layer (its tar stream is verified against the diffID); the
         // bytes are a faithful replay of the metadata, so they are kept and the config follows them
@@ -181,7 +182,7 @@ export async function processLayer(task: LayerTask): Promise<LayerResult> {
   const pipeline = new LayerPipeline(task.outDir, task.compression, threads);
   try {
     await regenerate({ diffDir, readBuffer: bufferFor(pipeline), warn: warnings.add }, pipeline);
-    return toResult(task, await pipeline.finish(), 'regenerated', warnings, reason);
+    return toResult(task, await pipeline.finish({ deferCommit: task.deferCommit === true }), 'regenerated', warnings, reason);
   } catch (err) {
     pipeline.abort();
     throw err;

@@ -1,5 +1,6 @@
 // The contract between the planner (main thread) and the layer workers.
 // Tasks and results are plain, structured-clone-able objects.
+import type { SealedBlob } from '../oci/blob-store.js';
 
 /** How the layer blob is compressed. `level` is the codec level; `engine` names the implementation. */
 export interface CompressionSpec {
@@ -43,6 +44,11 @@ export interface LayerTask {
    * --jobs, so one big layer can use every core; the bytes never depend on it.
    */
   threads?: number;
+  /**
+   * Leave the blob's commit (fsync, rename) to the caller, who gets it as `sealed` in the result
+   * (commitSealedBlob): the worker goes on to its next layer instead of waiting for the device.
+   */
+  deferCommit?: boolean;
 }
 
 export type LayerSource = 'tar-split' | 'regenerated';
@@ -67,4 +73,6 @@ export interface LayerResult {
   reused?: boolean;
   /** the compressor used, as engine:level@version, e.g. 'zlib:6@1.3.1', 'igzip:3@2.30.0', 'none' */
   compressor?: string;
+  /** task.deferCommit: the blob the caller still has to commit (absent when reused or hash-only) */
+  sealed?: SealedBlob;
 }

@@ -4,6 +4,7 @@
 
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { syncBlobsDir } from '../oci/blob-store.js';
 import { withIndexLock, writeFileAtomic } from '../oci/layout.js';
 import { buildDockerRepositories, mergeDockerSaveManifest } from '../oci/manifest.js';
 import type { AssembledImage } from './assemble.js';
@@ -13,6 +14,7 @@ function readOrNull(p: string): Buffer | null {
 }
 
 export async function writeDockerSaveFiles(layoutDir: string, images: AssembledImage[]): Promise<void> {
+  await syncBlobsDir(layoutDir); // the blobs manifest.json names are durable under their names first
   await withIndexLock(layoutDir, () => {
     const manifestPath = join(layoutDir, 'manifest.json');
     const merged = mergeDockerSaveManifest(readOrNull(manifestPath), images.map((a) => ({

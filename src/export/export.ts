@@ -15,7 +15,7 @@ import type { CompressionSpec, LayerResult } from '../engine/types.js';
 import { LAYER_WORKER_URL, type LayerPool } from '../engine/pool.js';
 import { takeLayerPool } from '../engine/prewarm.js';
 import { initLayout, removeStaleLayoutTemps, updateIndex } from '../oci/layout.js';
-import { removeStaleTemps } from '../oci/blob-store.js';
+import { commitSealedBlob, removeStaleTemps } from '../oci/blob-store.js';
 import { assembleImage, type AssembledImage } from './assemble.js';
 import { mergeIndex, type IndexEntryInput } from '../oci/manifest.js';
 import { writeDockerSaveFiles } from './docker-save.js';
@@ -254,7 +254,8 @@ async function exportWith(opts: ExportOptions, pool: LayerPool | null): Promise<
         ...layerTaskFields(layer),
         outDir: layoutDir,
         compression: opts.compression,
-      })).then((r) => {
+        deferCommit: true,
+      }).then(commitLayerBlob)).then((r) => {
         layersDone++;
         report.totals.layersProcessed++;
         if (r.reused) report.totals.layersReused++;
@@ -324,4 +325,15 @@ function toImageReport(img: ImagePlan, a: AssembledImage, results: LayerResult[]
       reused: Boolean(r.reused),
     })),
   };
+}
+
+/**
+ * The worker left its blob sealed (written, checked, not yet synced nor renamed): this thread
+ * waits for the device instead, in the thread pool, while the worker goes on with its next layer.
+ * The layer counts as done (report, onLayerDone, migrate's journal) only once its blob is in place.
+ */
+async function commitLayerBlob(result: LayerResult): Promise<LayerResult> {
+  const { sealed, ...rest } = result;
+  if (sealed) await commitSealedBlob(sealed);
+  return rest;
 }

@@ -10,6 +10,7 @@ import {
   constants as fsc,
   fdatasync,
   fstatSync,
+  fsync,
   fsyncSync,
   lstatSync,
   mkdirSync,
@@ -34,6 +35,24 @@ export interface BlobInfo {
   size: number;
   /** the blob was already there with the right content; nothing was written */
   reused: boolean;
+  /** finish({ deferCommit: true }): what commitSealedBlob() still has to do (absent when reused or hash-only) */
+  sealed?: SealedBlob;
+}
+
+/**
+ * A layer blob whose bytes are all in its temp file and checked against its digest, but not yet
+ * synced nor renamed: finish({ deferCommit: true }) hands this to whoever commits it (the export's
+ * main thread, so a worker does not sit through the device flush). Plain data, so it can cross
+ * from a worker thread: descriptors are the process's, not the thread's.
+ */
+export interface SealedBlob {
+  /**
+   * The temp file's descriptor, still open: Linux reports a writeback error to the descriptors
+   * open when it happened, so the commit's fsync must be on this one, not on a new open.
+   */
+  fd: number;
+  tempPath: string;
+  finalPath: string;
 }
 
 /** Prefix of every temp file; removeStaleTemps() only ever deletes names starting with it. */
@@ -156,7 +175,7 @@ function writeAllSync(fd: number, chunk: Uint8Array, start: number, end: number)
 export class BlobWriter {
   private readonly hash: Hash | null;
   private readonly dir: string | null;
-  private readonly tempPath: string | null;
+  private tempPath: string | null;
   private fd: number | null;
   private bytes = 0;
   private done = false;
@@ -366,7 +385,7 @@ export class BlobWriter {
    * Commit: verify against `expectedDigest` when given (with `hash: false` it is taken as the digest), fsync, rename to blobs/sha256/<hex>,
    * fsync the dir. An existing blob with the right content is kept (reused) and the temp dropped.
    */
-  finish(expectedDigest?: string): BlobInfo {
+  finish(expectedDigest?: string, opts: { deferCommit?: boolean } = {}): BlobInfo {
     if (this.done) throw new OutputError('E_BLOB_CLOSED', 'finish after finish/abort');
     if (this.hash === null && (expectedDigest === undefined || !DIGEST_RE.test(expectedDigest))) {
       this.abort();
@@ -389,17 +408,24 @@ export class BlobWriter {
       // the rest of an O_DIRECT blob; the fsync below on the ordinary descriptor covers it all
       this.direct?.finish();
       this.direct = null;
-      fsyncSync(this.fd);
-      closeSync(this.fd);
-      this.fd = null;
       const existing = lstatSync(finalPath, { throwIfNoEntry: false });
       if (existing?.isFile() && existing.size === this.bytes) {
         const got = hashFile(finalPath);
         if (got && got.digest === digest) {
-          unlinkSync(this.tempPath);
+          this.cleanup();
           return { digest, size: this.bytes, reused: true };
         }
       }
+      if (opts.deferCommit) {
+        // the descriptor and the temp file now belong to the SealedBlob
+        const sealed: SealedBlob = { fd: this.fd, tempPath: this.tempPath, finalPath };
+        this.fd = null;
+        this.tempPath = null;
+        return { digest, size: this.bytes, reused: false, sealed };
+      }
+      fsyncSync(this.fd);
+      closeSync(this.fd);
+      this.fd = null;
       renameSync(this.tempPath, finalPath);
       fsyncDir(this.dir);
     } catch (err) {
@@ -433,6 +459,52 @@ export class BlobWriter {
         /* gone already (renamed or removed) */
       }
     }
+  }
+}
+
+/**
+ * Commit a sealed blob (see SealedBlob): fsync its temp file through the thread pool, close it,
+ * rename it to its digest. The blobs directory is not synced here: the rename is made durable by
+ * syncBlobsDir() before any index names the blob (updateIndex does), so one directory sync covers
+ * every blob of an export instead of one per blob. A crash before that leaves either the temp
+ * file or the blob under its digest, its bytes synced either way, and no index naming it.
+ * On failure the temp file is removed and the error is an OutputError naming the blob.
+ */
+export async function commitSealedBlob(sealed: SealedBlob): Promise<void> {
+  try {
+    await new Promise<void>((resolve, reject) => fsync(sealed.fd, (err) => (err ? reject(err) : resolve())));
+    renameSync(sealed.tempPath, sealed.finalPath);
+  } catch (err) {
+    try {
+      unlinkSync(sealed.tempPath);
+    } catch {
+      /* gone already */
+    }
+    throw outputError('cannot commit blob', sealed.finalPath, err);
+  } finally {
+    try {
+      closeSync(sealed.fd);
+    } catch {
+      /* closed already */
+    }
+  }
+}
+
+/** Make the renames of committed blobs durable: fsync OUT/blobs/sha256 (when it exists). */
+export async function syncBlobsDir(outDir: string): Promise<void> {
+  let fd: number;
+  try {
+    fd = openSync(blobsDir(outDir), fsc.O_RDONLY | fsc.O_DIRECTORY);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw outputError('cannot sync', blobsDir(outDir), err);
+  }
+  try {
+    await new Promise<void>((resolve, reject) => fsync(fd, (err) => (err ? reject(err) : resolve())));
+  } catch (err) {
+    throw outputError('cannot sync', blobsDir(outDir), err);
+  } finally {
+    closeSync(fd);
   }
 }
 

@@ -11,6 +11,7 @@ import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { OutputError } from '../errors.js';
 import { processAlive, processStartTime } from '../process-info.js';
+import { syncBlobsDir } from './blob-store.js';
 
 export const OCI_LAYOUT_FILE = 'oci-layout';
 export const INDEX_FILE = 'index.json';
@@ -307,6 +308,9 @@ export function readIndex(out: string): Buffer | null {
  * it then is (nothing another writer added is dropped).
  */
 export async function updateIndex(out: string, update: (current: Buffer | null) => Buffer): Promise<Buffer> {
+  // blobs committed without a directory sync of their own (commitSealedBlob) are durable under
+  // their names before an index can name them
+  await syncBlobsDir(out);
   for (let attempt = 0; ; attempt++) {
     try {
       return await withIndexLock(out, (lock) => {

@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import {
-  appendFileSync, existsSync, linkSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync,
+  appendFileSync, closeSync, existsSync, linkSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync,
   symlinkSync, truncateSync, unlinkSync, writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,7 +16,7 @@ import { getAttributeSync, listAttributesSync, setAttributeSync } from '@napi-rs
 import { LayerError } from '../../src/errors.js';
 import { processLayer } from '../../src/engine/process-layer.js';
 import type { CompressionSpec, LayerResult, LayerTask } from '../../src/engine/types.js';
-import { putBlob } from '../../src/oci/blob-store.js';
+import { commitSealedBlob, putBlob } from '../../src/oci/blob-store.js';
 import { needShared, needTools, run, SHARED_DIR } from '../helpers/env.js';
 
 const TOOLS = needTools('tar', 'tar-split');
@@ -288,6 +288,43 @@ describe('task checks and diff dir resolution', { skip: TOOLS }, () => {
     await processLayer(layer.task(null, { algorithm: 'gzip' }));
     assert.deepEqual(readdirSync(layer.root).sort(), before);
     assert.ok(!existsSync(join(layer.root, 'blobs')));
+  });
+});
+
+describe('deferred commit (the export leaves fsync and rename to its main thread)', { skip: TOOLS }, () => {
+  test('the blob comes back sealed: written and checked in its temp file, in place only after commitSealedBlob', async () => {
+    for (const compression of [{ algorithm: 'none' }, { algorithm: 'gzip', level: 1 }] as CompressionSpec[]) {
+      const layer = buildLayer((src) => {
+        writeFileSync(join(src, 'a'), 'a'.repeat(5000));
+        writeFileSync(join(src, 'b'), 'b');
+      });
+      const out = join(layer.root, `out-${compression.algorithm}`);
+      const r = await processLayer(layer.task(out, compression, { deferCommit: true }));
+      assert.equal(r.diffID, sha(layer.tar));
+      assert.ok(r.sealed, 'a sealed blob');
+      const finalPath = join(out, 'blobs', 'sha256', r.digest.slice(7));
+      assert.equal(r.sealed.finalPath, finalPath);
+      assert.ok(!existsSync(finalPath), 'not in place before the commit');
+      assert.equal(sha(readFileSync(r.sealed.tempPath)), r.digest, 'the temp file holds the checked bytes');
+      await commitSealedBlob(r.sealed);
+      assert.equal(sha(readFileSync(finalPath)), r.digest);
+      assert.deepEqual(readdirSync(join(out, 'blobs', 'sha256')), [r.digest.slice(7)], 'no temp left');
+      assert.throws(() => closeSync(r.sealed!.fd), 'the commit closed the descriptor');
+
+      // the same layer again: the blob is there, so it is reused and nothing is left to commit
+      const again = await processLayer(layer.task(out, compression, { deferCommit: true }));
+      assert.equal(again.reused, true);
+      assert.equal(again.sealed, undefined);
+      assert.deepEqual(readdirSync(join(out, 'blobs', 'sha256')), [r.digest.slice(7)]);
+    }
+  });
+
+  test('without deferCommit the blob is committed by the worker, as before', async () => {
+    const layer = buildLayer((src) => writeFileSync(join(src, 'a'), 'a'));
+    const out = join(layer.root, 'out');
+    const r = await processLayer(layer.task(out));
+    assert.equal(r.sealed, undefined);
+    assert.equal(sha(readFileSync(join(out, 'blobs', 'sha256', r.digest.slice(7)))), r.digest);
   });
 });
 

@@ -3,7 +3,9 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { runExport } from '../../src/export/export.js';
 import { cli, cliJson } from '../helpers/cli.js';
 import { needTools, run } from '../helpers/env.js';
 import { buildHost, cleanupHosts, layoutFingerprint, tempDir, type FixtureHost } from '../helpers/layouts.js';
@@ -108,6 +110,24 @@ test('broken fixture: broken images reported with reasons, the rest exported', {
   assert.match(regenerated('broken/changed-file:latest')[0], /crc|checksum|changed/i);
   assert.match(regenerated('broken/truncated-file:latest')[0], /size|short|crc|truncat/i);
   for (const f of report.failed) assert.ok(f.code && f.reason, JSON.stringify(f));
+});
+
+test('each layer counts as done only once its blob is in place (the workers leave the commit to the main thread)', { skip: tools }, async () => {
+  const h = buildHost('demo/demo-host.json');
+  const out = join(tempDir('out'), 'layout');
+  const seen: string[] = [];
+  const report = await runExport({
+    root: h.built.root, refs: tagRefs(h), out, compression: { algorithm: 'gzip', level: 1 }, jobs: 2,
+    onLayerDone: (r) => {
+      assert.equal((r as { sealed?: unknown }).sealed, undefined, 'no sealed blob in a result');
+      assert.ok(existsSync(join(out, 'blobs', 'sha256', r.digest.slice(7))), `layer ${r.id.slice(0, 12)} reported before its blob is in place`);
+      seen.push(r.digest);
+    },
+  });
+  assert.equal(report.failed.length, 0);
+  assert.ok(seen.length > 0);
+  assert.deepEqual(readdirSync(join(out, 'blobs', 'sha256')).filter((n) => !/^[0-9a-f]{64}$/.test(n)), [], 'no temp files left');
+  assert.equal(cli(['validate', out]).status, 0);
 });
 
 test('demo host: training/webapp:latest exports and unpacks', { skip: tools }, () => {

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OutputError } from '../../src/errors.js';
 import { spawnSync } from 'node:child_process';
-import { BlobWriter, EARLY_SYNC_BYTES, TEMP_PREFIX, blobPath, blobsDir, hasVerifiedBlob, putBlob, removeStaleTemps } from '../../src/oci/blob-store.js';
+import { BlobWriter, EARLY_SYNC_BYTES, commitSealedBlob, syncBlobsDir, TEMP_PREFIX, blobPath, blobsDir, hasVerifiedBlob, putBlob, removeStaleTemps } from '../../src/oci/blob-store.js';
 
 let work = '';
 let n = 0;
@@ -180,6 +180,43 @@ test('early sync of a file a child fills: on the input schedule, and once more w
   assert.equal(sha(readFileSync(blobPath(out, digest))), digest);
   await new Promise((r) => setTimeout(r, 50));
   assert.deepEqual(temps(out), []);
+});
+
+test('deferred commit: finish hands the temp file over; commitSealedBlob syncs and renames it, or removes it on failure', async () => {
+  const out = outDir();
+  const body = Buffer.from('sealed blob');
+  const digest = `sha256:${createHash('sha256').update(body).digest('hex')}`;
+
+  const w = BlobWriter.open(out);
+  w.write(body);
+  const info = w.finish(digest, { deferCommit: true });
+  assert.equal(info.reused, false);
+  assert.ok(info.sealed);
+  w.abort(); // the temp file is no longer the writer's to drop
+  assert.ok(existsSync(info.sealed.tempPath));
+  assert.ok(!existsSync(blobPath(out, digest)));
+  await commitSealedBlob(info.sealed);
+  assert.deepEqual(readFileSync(blobPath(out, digest)), body);
+  assert.deepEqual(temps(out), []);
+  await syncBlobsDir(out);
+
+  // already there: reused, nothing sealed, no temp left
+  const again = BlobWriter.open(out);
+  again.write(body);
+  assert.deepEqual(again.finish(digest, { deferCommit: true }), { digest, size: body.length, reused: true });
+  assert.deepEqual(temps(out), []);
+
+  // the rename fails (the blobs dir is gone): an OutputError naming the blob, the temp removed
+  const other = Buffer.from('another blob');
+  const otherDigest = `sha256:${createHash('sha256').update(other).digest('hex')}`;
+  const v = BlobWriter.open(out);
+  v.write(other);
+  const sealed = v.finish(otherDigest, { deferCommit: true }).sealed!;
+  const moved = sealed.finalPath.replace(/[0-9a-f]{64}$/, 'x/y');
+  await assert.rejects(commitSealedBlob({ ...sealed, finalPath: moved }), (err: unknown) => err instanceof OutputError && err.file === moved);
+  assert.ok(!existsSync(sealed.tempPath));
+  assert.deepEqual(temps(out), []);
+  await syncBlobsDir(join(out, 'nowhere')); // no blobs dir: nothing to sync
 });
 
 test('early sync: the fdatasync calls really happen (strace)', { skip: spawnSync('strace', ['-V']).status === 0 ? false : 'strace not installed' }, () => {
