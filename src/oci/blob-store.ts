@@ -1,9 +1,12 @@
 // Content-addressed blobs in an OCI layout: OUT/blobs/sha256/<hex>.
 // Nothing half-written is ever visible under a digest name: bytes go to a temp file in the same
 // directory (`.tmp-…`, never digest-shaped), which is fsynced, renamed over the final name and
-// followed by an fsync of the directory. A blob already present is re-hashed, not rewritten; a
-// present but wrong one is replaced. Sync fs: layer blobs are written from worker threads, and
-// the main thread only writes small JSON blobs here.
+// followed by an fsync of the directory. An export's layer blobs take a split path: the worker
+// seals the blob (finish with deferCommit), the main thread fsyncs and renames it
+// (commitSealedBlob), and the directory is fsynced once before an index names the blobs
+// (syncBlobsDir). A blob already present is re-hashed, not rewritten; a present but wrong one is
+// replaced. Sync fs: layer blobs are written from worker threads, and the main thread only writes
+// small JSON blobs here (its commits of layer blobs wait in the thread pool).
 import { createHash, randomBytes, type Hash } from 'node:crypto';
 import {
   closeSync,
