@@ -147,8 +147,10 @@ export class LayerPipeline implements TarSink {
     return this.chunkBytes;
   }
 
-  /** Flush, wait for the compressor, commit the blob. */
-  /** `deferCommit`: leave the blob's fsync and rename to the caller (see BlobWriter.finish). */
+  /**
+   * Flush, wait for the compressor, commit the blob. `deferCommit`: the blob comes back sealed
+   * instead, its fsync and rename left to the caller (see BlobWriter.finish, commitSealedBlob).
+   */
   async finish(opts: { deferCommit?: boolean } = {}): Promise<LayerDigests> {
     if (this.closed) throw new Error('LayerPipeline.finish called twice');
     this.closed = true;

@@ -387,6 +387,8 @@ export class BlobWriter {
   /**
    * Commit: verify against `expectedDigest` when given (with `hash: false` it is taken as the digest), fsync, rename to blobs/sha256/<hex>,
    * fsync the dir. An existing blob with the right content is kept (reused) and the temp dropped.
+   * `deferCommit`: stop before the fsync and return the temp file as `sealed` (its descriptor and
+   * path now belong to the caller, who commits it with commitSealedBlob).
    */
   finish(expectedDigest?: string, opts: { deferCommit?: boolean } = {}): BlobInfo {
     if (this.done) throw new OutputError('E_BLOB_CLOSED', 'finish after finish/abort');
