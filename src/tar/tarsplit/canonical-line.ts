@@ -18,13 +18,8 @@ const COMMA = 0x2c;
 const OPEN_BRACE = 0x7b;
 const CLOSE_BRACE = 0x7d;
 const PAD = 0x3d; // '='
-
-/** base64 alphabet value of each byte, or 255 */
-const B64 = new Uint8Array(256).fill(255);
-{
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
-  for (let i = 0; i < alphabet.length; i++) B64[alphabet.charCodeAt(i)] = i;
-}
+const DASH = 0x2d; // '-', URL-safe base64's 62
+const UNDERSCORE = 0x5f; // '_', URL-safe base64's 63
 
 const enum Key {
   Type = 1,
@@ -58,6 +53,11 @@ function keyAt(line: Buffer, start: number, end: number): number {
  * Decode standard base64 in [start, end) the way the general path's regex + Buffer.from do,
  * or undefined when the regex would refuse it (length not a multiple of 4, a byte outside the
  * alphabet, padding anywhere but the end of the last quad).
+ *
+ * The decoding is Node's own (about twice as fast as a JS loop over a header's ~700 bytes; a
+ * layer of 50,000 small files has 50,000 of them). That decoder is lenient where the regex is
+ * not: it skips bytes outside the alphabet and stops at '=', which both give fewer bytes than a
+ * clean span of this length must, and it takes the URL-safe '-' and '_', which are looked for.
  */
 export function decodeBase64Span(line: Buffer, start: number, end: number): Buffer | undefined {
   const len = end - start;
@@ -65,32 +65,12 @@ export function decodeBase64Span(line: Buffer, start: number, end: number): Buff
   if (len === 0) return Buffer.alloc(0);
   let pad = 0;
   if (line[end - 1] === PAD) pad = line[end - 2] === PAD ? 2 : 1;
-  const out = Buffer.allocUnsafe((len / 4) * 3 - pad);
-  let o = 0;
-  const full = end - (pad > 0 ? 4 : 0);
-  let i = start;
-  for (; i < full; i += 4) {
-    const a = B64[line[i]];
-    const b = B64[line[i + 1]];
-    const c = B64[line[i + 2]];
-    const d = B64[line[i + 3]];
-    if ((a | b | c | d) > 63) return undefined; // 255 marks a byte outside the alphabet
-    out[o++] = (a << 2) | (b >> 4);
-    out[o++] = ((b & 15) << 4) | (c >> 2);
-    out[o++] = ((c & 3) << 6) | d;
-  }
-  if (pad > 0) {
-    const a = B64[line[i]];
-    const b = B64[line[i + 1]];
-    if ((a | b) > 63) return undefined;
-    out[o++] = (a << 2) | (b >> 4);
-    if (pad === 1) {
-      const c = B64[line[i + 2]];
-      if (c > 63) return undefined;
-      out[o++] = ((b & 15) << 4) | (c >> 2);
-    }
-  }
-  return out;
+  const dash = line.indexOf(DASH, start);
+  if (dash >= 0 && dash < end) return undefined;
+  const underscore = line.indexOf(UNDERSCORE, start);
+  if (underscore >= 0 && underscore < end) return undefined;
+  const out = Buffer.from(line.toString('latin1', start, end), 'base64');
+  return out.length === (len / 4) * 3 - pad ? out : undefined;
 }
 
 /**
