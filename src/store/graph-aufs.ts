@@ -389,10 +389,11 @@ export function readRepositories(root: string, driver: string, problems: Problem
 }
 
 /** Driver layers that are not graph images: containers (`<cid>` + `<cid>-init`) and leftovers. */
-export function classifyDriverLayers(root: string, graphIds: Set<string>, problems: Problem[]): { containers: ContainerLayers[]; orphans: string[] } {
+export function classifyDriverLayers(root: string, graphIds: Set<string>, problems: Problem[], diffListing?: Map<string, EntryKind> | null): { containers: ContainerLayers[]; orphans: string[] } {
   const names = new Set([
     ...listDir(join(root, 'aufs', 'layers'), problems, 'aufs layers'),
-    ...listDir(join(root, 'aufs', 'diff'), problems, 'aufs diffs'),
+    // aufs/diff as readGraph already listed it (a root of 20,000 layers: ~25 ms a listing)
+    ...(diffListing ? diffListing.keys() : listDir(join(root, 'aufs', 'diff'), problems, 'aufs diffs')),
   ]);
   const containers: ContainerLayers[] = [];
   const orphans: string[] = [];
@@ -411,9 +412,10 @@ export function classifyDriverLayers(root: string, graphIds: Set<string>, proble
 }
 
 /** graph/ entries: 64-hex ids only; `_tmp` and anything else are skipped (§1.7, §8 item 4). */
-export function listGraphIds(root: string, problems: Problem[]): string[] {
+export function listGraphIds(root: string, problems: Problem[], listing?: Map<string, EntryKind> | null): string[] {
   const ids: string[] = [];
-  for (const name of listDir(join(root, 'graph'), problems, 'graph')) {
+  // the names of a listing already made (listKinds), sorted as listDir sorts them
+  for (const name of listing ? [...listing.keys()].sort() : listDir(join(root, 'graph'), problems, 'graph')) {
     if (ID_RE.test(name)) ids.push(name);
     else if (name !== '_tmp' && !name.startsWith('.')) {
       problems.push({ code: 'W_IGNORED_ENTRY', severity: 'warning', message: `${join(root, 'graph', name)}: not a 64-hex image id; ignored`, file: join(root, 'graph', name) });

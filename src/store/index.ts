@@ -5,7 +5,8 @@ import { realpathSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { RefError } from '../errors.js';
 import { detectRoot } from './detect.js';
-import { classifyDriverLayers, listGraphIds, listKinds, readLayer, readRepositories, type LayerHints } from './graph-aufs.js';
+import { classifyDriverLayers, listGraphIds, listKinds, readRepositories, type EntryKind, type LayerHints } from './graph-aufs.js';
+import { readLayers } from './parallel-layers.js';
 import { readCasStore } from './cas/index.js';
 import { parseReference } from './refs.js';
 import type { LegacyImage, LegacyLayer, LegacyStore, Problem, TagRecord } from './types.js';
@@ -72,13 +73,15 @@ interface GraphPart {
   tags: TagRecord[];
   containers: LegacyStore['containers'];
   orphans: string[];
+  /** the driver's layer dir as listed for the hints (classifyDriverLayers reuses it) */
+  diffListing: Map<string, EntryKind> | null;
 }
 
 /** The legacy graph/ store with its driver: one image per graph id, chains from the v1 json. */
 function readGraph(root: string, realRoot: string, driver: string, problems: Problem[]): GraphPart {
   const layers = new Map<string, LegacyLayer>();
   const hints: LayerHints = { graph: listKinds(join(root, 'graph')), diff: driver === 'aufs' ? listKinds(join(root, 'aufs', 'diff')) : null };
-  for (const id of listGraphIds(root, problems)) layers.set(id, readLayer(root, realRoot, id, driver, hints));
+  for (const layer of readLayers(root, realRoot, listGraphIds(root, problems, hints.graph), driver, hints)) layers.set(layer.id, layer);
   // naive-diff layers are full trees: their changes are read against the parent's tree
   for (const l of layers.values()) {
     if (l.rules === 'naive' && l.parent !== null) l.parentDir = layers.get(l.parent)?.diffDir ?? null;
@@ -115,7 +118,7 @@ function readGraph(root: string, realRoot: string, driver: string, problems: Pro
       ...(driver === 'aufs' ? {} : { store: 'graph' as const, driver, created: layer.created }),
     });
   }
-  return { layers, images, tags, containers: [], orphans: [] };
+  return { layers, images, tags, containers: [], orphans: [], diffListing: hints.diff };
 }
 
 /** Attach tags to images; a tag to an unknown image is a warning (Docker dropped those too). */
@@ -205,7 +208,7 @@ export function openStore(rootArg: string): LegacyStore {
     const graphTags = graph.tags.map((t) => (aliases.has(t.id) ? { ...t, id: aliases.get(t.id)! } : t));
     tags.push(...attachTags(images, graphTags, `repositories-${shape.graphDriver}`, `${root}/repositories-${shape.graphDriver}`, problems, seenRefs));
     if (shape.graphDriver === 'aufs') {
-      const classified = classifyDriverLayers(root, new Set(graph.layers.keys()), problems);
+      const classified = classifyDriverLayers(root, new Set(graph.layers.keys()), problems, graph.diffListing);
       containers.push(...classified.containers);
       graph.orphans = classified.orphans;
     }
