@@ -23,8 +23,9 @@ function errnoCode(err: unknown): string {
  * crafted root must never be opened: a tape rewinds, a watchdog arms), the open adds O_NOFOLLOW,
  * O_NONBLOCK and O_NOCTTY. Missing files give `{ok:false, problem:null}`; anything else a problem.
  */
-export function readSmallFile(path: string, limit: number, what: string): ReadResult {
+export function readSmallFile(path: string, limit: number, what: string, known?: EntryKind | 'absent'): ReadResult {
   const denied = (): ReadResult => ({ ok: false, problem: { code: 'E_PERMISSION', severity: 'error', message: `${path}: permission denied reading ${what}`, file: path } });
+  if (known !== undefined) return readListedFile(path, limit, what, known, denied);
   let st;
   try {
     st = lstatSync(path, { throwIfNoEntry: false });
@@ -67,6 +68,64 @@ export function readSmallFile(path: string, limit: number, what: string): ReadRe
   }
 }
 
+/** One thread's buffer for small files read without knowing their size (readListedFile). */
+let scratch: Buffer | null = null;
+const SCRATCH_BYTES = 64 * 1024;
+
+/**
+ * readSmallFile for a file whose kind a directory listing gave (d_type): no lstat. A regular
+ * file is opened as readSmallFile opens it and read into a scratch buffer; a read shorter than
+ * the buffer is the whole file (a regular file reads short only at its end), a full one makes
+ * it fstat the file and read it as readSmallFile does. aufs/layers/<id> is read so, from the
+ * one listing of aufs/layers: on a root of 20,000 layers 20,000 lstat calls fewer, at ~6 µs
+ * each through Node's fs binding the dearest call `ls` makes.
+ */
+function readListedFile(path: string, limit: number, what: string, known: EntryKind | 'absent', denied: () => ReadResult): ReadResult {
+  if (known === 'absent') return { ok: false, problem: null };
+  if (known === 'symlink') return { ok: false, problem: { code: 'E_NOT_REGULAR', severity: 'error', message: `${path}: ${what} is a symlink`, file: path } };
+  if (known !== 'file') return { ok: false, problem: { code: 'E_NOT_REGULAR', severity: 'error', message: `${path}: ${what} is not a regular file`, file: path } };
+  let fd: number;
+  try {
+    fd = openSync(path, fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK | fsc.O_NOCTTY);
+  } catch (err) {
+    const code = errnoCode(err);
+    if (code === 'ENOENT') return { ok: false, problem: null };
+    if (code === 'ELOOP') return { ok: false, problem: { code: 'E_NOT_REGULAR', severity: 'error', message: `${path}: ${what} is a symlink`, file: path } };
+    if (code === 'EACCES' || code === 'EPERM') return denied();
+    return { ok: false, problem: { code: 'E_UNREADABLE', severity: 'error', message: `${path}: cannot open ${what} (${code})`, file: path } };
+  }
+  try {
+    scratch ??= Buffer.allocUnsafeSlow(SCRATCH_BYTES);
+    const n = readSync(fd, scratch, 0, SCRATCH_BYTES, 0);
+    if (n < SCRATCH_BYTES) {
+      if (n > limit) return { ok: false, problem: { code: 'E_FILE_TOO_LARGE', severity: 'error', message: `${path}: ${what} is ${n} bytes (limit ${limit})`, file: path } };
+      // a Buffer of its own, as readSmallFile gives: records outlive the scratch and are sent
+      // between threads, where a view into a shared pool would take the whole pool along
+      const bytes = Buffer.allocUnsafeSlow(n);
+      scratch.copy(bytes, 0, 0, n);
+      return { ok: true, bytes };
+    }
+    const st = fstatSync(fd);
+    if (!st.isFile()) return { ok: false, problem: { code: 'E_NOT_REGULAR', severity: 'error', message: `${path}: ${what} is not a regular file`, file: path } };
+    if (st.size > limit) return { ok: false, problem: { code: 'E_FILE_TOO_LARGE', severity: 'error', message: `${path}: ${what} is ${st.size} bytes (limit ${limit})`, file: path } };
+    const buf = Buffer.alloc(st.size);
+    let off = 0;
+    while (off < buf.length) {
+      const got = readSync(fd, buf, off, buf.length - off, off);
+      if (got === 0) break;
+      off += got;
+    }
+    return { ok: true, bytes: buf.subarray(0, off) };
+  } catch (err) {
+    const code = errnoCode(err);
+    if (code === 'EACCES' || code === 'EPERM') return denied();
+    if (code === 'EISDIR') return { ok: false, problem: { code: 'E_NOT_REGULAR', severity: 'error', message: `${path}: ${what} is not a regular file`, file: path } };
+    return { ok: false, problem: { code: 'E_UNREADABLE', severity: 'error', message: `${path}: cannot read ${what} (${code})`, file: path } };
+  } finally {
+    closeSync(fd);
+  }
+}
+
 function listDir(path: string, problems: Problem[], what: string): string[] {
   try {
     return readdirSync(path).sort();
@@ -84,7 +143,7 @@ function isInside(root: string, p: string): boolean {
 }
 
 /** What a directory listing says an entry is (d_type: no stat per entry). */
-export type EntryKind = 'dir' | 'symlink' | 'other';
+export type EntryKind = 'file' | 'dir' | 'symlink' | 'other';
 
 /**
  * The kinds of a directory's entries from one listing, or null when it cannot be listed (the
@@ -94,7 +153,7 @@ export type EntryKind = 'dir' | 'symlink' | 'other';
 export function listKinds(dir: string): Map<string, EntryKind> | null {
   try {
     const kinds = new Map<string, EntryKind>();
-    for (const e of readdirSync(dir, { withFileTypes: true })) kinds.set(e.name, e.isDirectory() ? 'dir' : e.isSymbolicLink() ? 'symlink' : 'other');
+    for (const e of readdirSync(dir, { withFileTypes: true })) kinds.set(e.name, e.isFile() ? 'file' : e.isDirectory() ? 'dir' : e.isSymbolicLink() ? 'symlink' : 'other');
     return kinds;
   } catch {
     return null;
@@ -105,6 +164,8 @@ export function listKinds(dir: string): Map<string, EntryKind> | null {
 export interface LayerHints {
   graph: Map<string, EntryKind> | null;
   diff: Map<string, EntryKind> | null;
+  /** aufs/layers/ (absent: not listed) */
+  layers?: Map<string, EntryKind> | null;
 }
 
 /** aufs/diff/<id>: a directory, or (pre-0.7 migration) a symlink to one inside the root. */
@@ -142,9 +203,9 @@ function locateDiffDir(root: string, realRoot: string, id: string, problems: Pro
 }
 
 /** aufs/layers/<id>: ancestors nearest first, one per line; an empty file for a base layer. */
-export function readAufsAncestors(root: string, name: string, problems: Problem[]): string[] | null {
+export function readAufsAncestors(root: string, name: string, problems: Problem[], listing?: Map<string, EntryKind> | null): string[] | null {
   const p = join(root, 'aufs', 'layers', name);
-  const r = readSmallFile(p, 4 * 1024 * 1024, 'aufs layers file');
+  const r = readSmallFile(p, 4 * 1024 * 1024, 'aufs layers file', listing ? listing.get(name) ?? 'absent' : undefined);
   if (!r.ok) {
     problems.push(r.problem ?? { code: 'E_AUFS_LAYERS_MISSING', severity: 'error', message: `${p}: missing (Docker did not list this image either)`, file: p });
     return null;
@@ -196,6 +257,8 @@ export function readLayer(root: string, realRoot: string, id: string, driver = '
     problems.push(outside);
     return layer;
   }
+  // (The files inside are lstat'ed one by one: listing graph/<id> instead costs more, ~23 µs
+  // per directory through Node's readdir against ~6 µs per lstat, measured on 20,000 layers.)
 
   const jsonPath = join(dir, 'json');
   const jr = readSmallFile(jsonPath, MAX_JSON_BYTES, 'image json');
@@ -256,7 +319,7 @@ export function readLayer(root: string, realRoot: string, id: string, driver = '
   locateTarSplitFile(join(dir, 'tar-data.json.gz'), layer);
   if (driver === 'aufs') {
     layer.diffDir = locateDiffDir(root, realRoot, id, problems, hints?.diff?.get(id));
-    layer.aufsAncestors = readAufsAncestors(root, id, problems);
+    layer.aufsAncestors = readAufsAncestors(root, id, problems, hints?.layers);
   } else {
     // vfs, btrfs, overlay v1: the driver dir holds the layer's full tree (or an overlay upper);
     // the parent's tree is attached once every layer is read (naive diff, legacy-formats.md §2.7)
@@ -389,9 +452,9 @@ export function readRepositories(root: string, driver: string, problems: Problem
 }
 
 /** Driver layers that are not graph images: containers (`<cid>` + `<cid>-init`) and leftovers. */
-export function classifyDriverLayers(root: string, graphIds: Set<string>, problems: Problem[], diffListing?: Map<string, EntryKind> | null): { containers: ContainerLayers[]; orphans: string[] } {
+export function classifyDriverLayers(root: string, graphIds: Set<string>, problems: Problem[], diffListing?: Map<string, EntryKind> | null, layersListing?: Map<string, EntryKind> | null): { containers: ContainerLayers[]; orphans: string[] } {
   const names = new Set([
-    ...listDir(join(root, 'aufs', 'layers'), problems, 'aufs layers'),
+    ...(layersListing ? layersListing.keys() : listDir(join(root, 'aufs', 'layers'), problems, 'aufs layers')),
     // aufs/diff as readGraph already listed it (a root of 20,000 layers: ~25 ms a listing)
     ...(diffListing ? diffListing.keys() : listDir(join(root, 'aufs', 'diff'), problems, 'aufs diffs')),
   ]);
@@ -401,7 +464,7 @@ export function classifyDriverLayers(root: string, graphIds: Set<string>, proble
     if (graphIds.has(name) || name.endsWith('-removing')) continue;
     if (INIT_LAYER_RE.test(name)) continue; // described with its container
     if (ID_RE.test(name) && names.has(`${name}-init`)) {
-      const initAncestors = readAufsAncestors(root, `${name}-init`, []);
+      const initAncestors = readAufsAncestors(root, `${name}-init`, [], layersListing);
       const image = initAncestors && initAncestors[0] && graphIds.has(initAncestors[0]) ? initAncestors[0] : null;
       containers.push({ id: name, hasInit: true, image });
     } else {

@@ -75,12 +75,14 @@ interface GraphPart {
   orphans: string[];
   /** the driver's layer dir as listed for the hints (classifyDriverLayers reuses it) */
   diffListing: Map<string, EntryKind> | null;
+  layersListing: Map<string, EntryKind> | null;
 }
 
 /** The legacy graph/ store with its driver: one image per graph id, chains from the v1 json. */
 function readGraph(root: string, realRoot: string, driver: string, problems: Problem[]): GraphPart {
   const layers = new Map<string, LegacyLayer>();
-  const hints: LayerHints = { graph: listKinds(join(root, 'graph')), diff: driver === 'aufs' ? listKinds(join(root, 'aufs', 'diff')) : null };
+  const aufs = driver === 'aufs';
+  const hints: LayerHints = { graph: listKinds(join(root, 'graph')), diff: aufs ? listKinds(join(root, 'aufs', 'diff')) : null, layers: aufs ? listKinds(join(root, 'aufs', 'layers')) : null };
   for (const layer of readLayers(root, realRoot, listGraphIds(root, problems, hints.graph), driver, hints)) layers.set(layer.id, layer);
   // naive-diff layers are full trees: their changes are read against the parent's tree
   for (const l of layers.values()) {
@@ -118,7 +120,7 @@ function readGraph(root: string, realRoot: string, driver: string, problems: Pro
       ...(driver === 'aufs' ? {} : { store: 'graph' as const, driver, created: layer.created }),
     });
   }
-  return { layers, images, tags, containers: [], orphans: [], diffListing: hints.diff };
+  return { layers, images, tags, containers: [], orphans: [], diffListing: hints.diff, layersListing: hints.layers ?? null };
 }
 
 /** Attach tags to images; a tag to an unknown image is a warning (Docker dropped those too). */
@@ -208,7 +210,7 @@ export function openStore(rootArg: string): LegacyStore {
     const graphTags = graph.tags.map((t) => (aliases.has(t.id) ? { ...t, id: aliases.get(t.id)! } : t));
     tags.push(...attachTags(images, graphTags, `repositories-${shape.graphDriver}`, `${root}/repositories-${shape.graphDriver}`, problems, seenRefs));
     if (shape.graphDriver === 'aufs') {
-      const classified = classifyDriverLayers(root, new Set(graph.layers.keys()), problems, graph.diffListing);
+      const classified = classifyDriverLayers(root, new Set(graph.layers.keys()), problems, graph.diffListing, graph.layersListing);
       containers.push(...classified.containers);
       graph.orphans = classified.orphans;
     }
