@@ -247,6 +247,8 @@ function graphDirProblem(dir: string, realRoot: string): Problem | null {
 export function readLayer(root: string, realRoot: string, id: string, driver = 'aufs', hints?: LayerHints): LegacyLayer {
   const problems: Problem[] = [];
   const dir = join(root, 'graph', id);
+  // dir is normalised (join) and id is 64 hex: appending a name gives what join would, cheaper
+  // (path.join was ~4 % of a profile of `ls` on 20,000 layers)
   const layer: LegacyLayer = {
     id, json: null, parent: null, parentSource: null, created: null, dockerVersion: null,
     layerSize: null, checksum: null, diffDir: null, tarDataPath: null, tarDataSize: 0, aufsAncestors: null, problems,
@@ -260,7 +262,7 @@ export function readLayer(root: string, realRoot: string, id: string, driver = '
   // (The files inside are lstat'ed one by one: listing graph/<id> instead costs more, ~23 µs
   // per directory through Node's readdir against ~6 µs per lstat, measured on 20,000 layers.)
 
-  const jsonPath = join(dir, 'json');
+  const jsonPath = `${dir}/json`;
   const jr = readSmallFile(jsonPath, MAX_JSON_BYTES, 'image json');
   let jsonParent: string | null = null;
   let jsonParentId: string | null = null;
@@ -284,7 +286,7 @@ export function readLayer(root: string, realRoot: string, id: string, driver = '
   }
 
   // Parent precedence (§1.11): graph/<id>/parent file, then json parent, then parent_id.
-  const parentFile = join(dir, 'parent');
+  const parentFile = `${dir}/parent`;
   const pr = readSmallFile(parentFile, 1024, 'parent file');
   const parentFromFile = pr.ok ? pr.bytes.toString('latin1').trim() : '';
   if (!pr.ok && pr.problem) problems.push(pr.problem);
@@ -308,15 +310,15 @@ export function readLayer(root: string, realRoot: string, id: string, driver = '
   }
   layer.parent = parent;
 
-  const sr = readSmallFile(join(dir, 'layersize'), SMALL_FILE_LIMIT, 'layersize');
+  const sr = readSmallFile(`${dir}/layersize`, SMALL_FILE_LIMIT, 'layersize');
   if (sr.ok) {
     const text = sr.bytes.toString('latin1').trim();
     if (/^\d{1,15}$/.test(text)) layer.layerSize = Number(text);
   }
-  const cr = readSmallFile(join(dir, 'checksum'), SMALL_FILE_LIMIT, 'checksum');
+  const cr = readSmallFile(`${dir}/checksum`, SMALL_FILE_LIMIT, 'checksum');
   if (cr.ok) layer.checksum = cr.bytes.toString('latin1').trim() || null;
 
-  locateTarSplitFile(join(dir, 'tar-data.json.gz'), layer);
+  locateTarSplitFile(`${dir}/tar-data.json.gz`, layer);
   if (driver === 'aufs') {
     layer.diffDir = locateDiffDir(root, realRoot, id, problems, hints?.diff?.get(id));
     layer.aufsAncestors = readAufsAncestors(root, id, problems, hints?.layers);
