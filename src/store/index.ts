@@ -63,8 +63,11 @@ function resolveChains(layers: Map<string, LegacyLayer>): Map<string, ChainResul
   return done;
 }
 
-function sameList(a: string[], b: string[]): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i]);
+/** Whether `ancestors` (nearest first) are the chain (base first) without its last element, reversed. */
+function listsAncestors(ancestors: string[], chain: string[]): boolean {
+  if (ancestors.length !== chain.length - 1) return false;
+  for (let i = 0; i < ancestors.length; i++) if (ancestors[i] !== chain[chain.length - 2 - i]) return false;
+  return true;
 }
 
 interface GraphPart {
@@ -101,12 +104,14 @@ function readGraph(root: string, realRoot: string, driver: string, problems: Pro
     const chain = 'chain' in cr ? cr.chain : null;
     if (!chain) imageProblems.push((cr as { problem: Problem }).problem);
     // Problems of every layer in the chain belong to the image; layers reported once each.
+    // (every layer is an image here, so this visits each chain once per image below it: the
+    // common case of a layer without problems costs a lookup and nothing else)
     for (const lid of chain ?? [layer.id]) {
       const l = layers.get(lid);
-      if (l) imageProblems.push(...l.problems.map((p) => (lid === layer.id ? p : { ...p, message: `layer ${lid.slice(0, 12)}: ${p.message}` })));
+      if (l && l.problems.length > 0) imageProblems.push(...l.problems.map((p) => (lid === layer.id ? p : { ...p, message: `layer ${lid.slice(0, 12)}: ${p.message}` })));
     }
     // aufs/layers/<id> must list the same ancestors as the json chain (nearest first).
-    if (chain && layer.aufsAncestors && !sameList(layer.aufsAncestors, chain.slice(0, -1).reverse())) {
+    if (chain && layer.aufsAncestors && !listsAncestors(layer.aufsAncestors, chain)) {
       imageProblems.push({ code: 'W_AUFS_LAYERS_MISMATCH', severity: 'warning', message: `aufs/layers/${layer.id} lists ${layer.aufsAncestors.length} ancestors that differ from the json parent chain (${chain.length - 1}); the json chain is used, as Docker did` });
     }
     images.set(layer.id, {
