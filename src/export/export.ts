@@ -334,6 +334,8 @@ function toImageReport(img: ImagePlan, a: AssembledImage, results: LayerResult[]
  */
 async function commitLayerBlob(result: LayerResult): Promise<LayerResult> {
   const { sealed, ...rest } = result;
-  if (sealed) await commitSealedBlob(sealed);
-  return rest;
+  if (!sealed) return rest;
+  const { replaced } = await commitSealedBlob(sealed);
+  // the same bytes were committed by another layer meanwhile: this one wrote nothing new
+  return replaced ? { ...rest, reused: true } : rest;
 }

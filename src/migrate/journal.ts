@@ -4,7 +4,9 @@
 // (unless --verify), as long as its inputs are unchanged and its files are still there.
 //
 //   {"t":"layer","k":<key>,"root":…,"id":…,"result":LayerResult}
-//     written after the worker verified, fsynced and renamed the blob into place.
+//     written after the worker verified the blob and the export fsynced and renamed it into
+//     place (the rename is made durable with the blobs dir sync before an index names it; a
+//     rerun trusts the record only while the blob is still there).
 //     key = sha256 of: journal format, tool version, root realpath, legacy layer id,
 //           tar-data.json.gz size + mtime (ns), aufs/diff/<id> mtime (ns), compression.
 //   {"t":"image","k":<key>,"root":…,"id":…,"image":ExportedImage}

@@ -463,7 +463,7 @@ export async function runMigration(opts: MigrateOptions): Promise<MigrateOutcome
                 if (!layersDone.has(r.id)) stats.layersFromJournal++;
                 markLayer(r.id, r.uncompressedSize, false);
               } else {
-                // the worker verified, fsynced and renamed the blob: journal it now
+                // the worker verified the blob and the export fsynced and renamed it: journal it now
                 journal.appendLayer(h.layerKeys.get(r.id)!, h.rootReal, r);
                 stats.layersProcessed++;
                 stats.bytesRead += r.uncompressedSize;

@@ -450,12 +450,20 @@ export class BlobWriter {
     this.direct?.abort();
     this.direct = null;
     if (this.fd !== null) {
-      try {
-        closeSync(this.fd);
-      } catch {
-        /* already closed */
-      }
+      const fd = this.fd;
       this.fd = null;
+      const close = (): void => {
+        try {
+          closeSync(fd);
+        } catch {
+          /* already closed */
+        }
+      };
+      // An early fdatasync still queued in the thread pool names this fd number: closed now, the
+      // number could go to another blob's temp file (any thread's), and the stray sync would take
+      // that file's writeback error, which its own commit fsync would then never see.
+      if (this.syncing !== null) void this.syncing.then(close);
+      else close();
     }
     if (this.tempPath !== null) {
       try {
@@ -473,12 +481,18 @@ export class BlobWriter {
  * syncBlobsDir() before any index names the blob (updateIndex does), so one directory sync covers
  * every blob of an export instead of one per blob. A crash before that leaves either the temp
  * file or the blob under its digest, its bytes synced either way, and no index naming it.
+ * `replaced`: a blob of that digest was already in place (see below).
  * On failure the temp file is removed and the error is an OutputError naming the blob.
  */
-export async function commitSealedBlob(sealed: SealedBlob): Promise<void> {
+export async function commitSealedBlob(sealed: SealedBlob): Promise<{ replaced: boolean }> {
   try {
     await new Promise<void>((resolve, reject) => fsync(sealed.fd, (err) => (err ? reject(err) : resolve())));
+    // Another layer of the same export with the same bytes may have been committed since this
+    // one was sealed (identical empty layers are common): the rename then replaces it with the
+    // same verified bytes, and the caller counts this layer as reused rather than written.
+    const replaced = lstatSync(sealed.finalPath, { throwIfNoEntry: false })?.isFile() === true;
     renameSync(sealed.tempPath, sealed.finalPath);
+    return { replaced };
   } catch (err) {
     try {
       unlinkSync(sealed.tempPath);

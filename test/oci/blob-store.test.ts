@@ -2,7 +2,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, symlinkSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OutputError } from '../../src/errors.js';
@@ -144,6 +144,15 @@ test('early sync: writeback starts every EARLY_SYNC_BYTES; finish waits for sett
   assert.equal(sha(readFileSync(blobPath(out, digest))), digest);
 });
 
+/** What an fd number names now (/proc/self/fd), or null when it is not open. */
+function openTarget(fd: number): string | null {
+  try {
+    return readlinkSync(`/proc/self/fd/${fd}`);
+  } catch {
+    return null;
+  }
+}
+
 test('early sync of a file a child fills: on the input schedule, and once more when the child is done', async () => {
   const out = outDir();
   const body = Buffer.alloc(64 * 1024, 0x42);
@@ -173,6 +182,17 @@ test('early sync of a file a child fills: on the input schedule, and once more w
   assert.equal(inFlight(filled({ earlySync: true }, (w) => w.syncExternalWrites())), false, 'nothing fed since the last sync');
   assert.equal(inFlight(filled({}, (w) => { w.noteExternalProgress(2 * EARLY_SYNC_BYTES); w.syncExternalWrites(); })), false, 'early sync off');
 
+  // dropped with a sync still queued: the descriptor stays open until the sync is done, so its
+  // number cannot pass to another file whose writeback error the stray sync would take
+  const dropped = filled({ earlySync: true }, (x) => x.noteExternalProgress(EARLY_SYNC_BYTES));
+  const fd = dropped.externalFd!;
+  const temp = readlinkSync(`/proc/self/fd/${fd}`);
+  dropped.abort();
+  assert.equal(readlinkSync(`/proc/self/fd/${fd}`), `${temp} (deleted)`, 'still open while the sync is queued');
+  await dropped.settle();
+  await new Promise((r) => setImmediate(r));
+  assert.ok(!openTarget(fd)?.startsWith(temp), 'closed once the sync is done');
+
   // after settle() the commit goes through, and the blob is what the child wrote
   const w = filled({ earlySync: true }, (x) => { x.noteExternalProgress(EARLY_SYNC_BYTES); x.syncExternalWrites(); });
   await w.settle();
@@ -200,6 +220,20 @@ test('deferred commit: finish hands the temp file over; commitSealedBlob syncs a
   assert.deepEqual(temps(out), []);
   await syncBlobsDir(out);
 
+  // two layers with the same bytes, both sealed before either is committed: the second commit
+  // finds the blob in place and says so (the export counts that layer as reused)
+  const twin = Buffer.from('twin blob');
+  const twinDigest = `sha256:${createHash('sha256').update(twin).digest('hex')}`;
+  const sealedTwins = [0, 1].map(() => {
+    const t = BlobWriter.open(out);
+    t.write(twin);
+    return t.finish(twinDigest, { deferCommit: true }).sealed!;
+  });
+  assert.deepEqual(await commitSealedBlob(sealedTwins[0]!), { replaced: false });
+  assert.deepEqual(await commitSealedBlob(sealedTwins[1]!), { replaced: true });
+  assert.deepEqual(readFileSync(blobPath(out, twinDigest)), twin);
+  assert.deepEqual(temps(out), []);
+
   // already there: reused, nothing sealed, no temp left
   const again = BlobWriter.open(out);
   again.write(body);
@@ -215,6 +249,7 @@ test('deferred commit: finish hands the temp file over; commitSealedBlob syncs a
   const moved = sealed.finalPath.replace(/[0-9a-f]{64}$/, 'x/y');
   await assert.rejects(commitSealedBlob({ ...sealed, finalPath: moved }), (err: unknown) => err instanceof OutputError && err.file === moved);
   assert.ok(!existsSync(sealed.tempPath));
+  assert.ok(!openTarget(sealed.fd)?.startsWith(sealed.tempPath), 'the failed commit closed the descriptor');
   assert.deepEqual(temps(out), []);
   await syncBlobsDir(join(out, 'nowhere')); // no blobs dir: nothing to sync
 });
