@@ -269,3 +269,37 @@ test('early sync: the fdatasync calls really happen (strace)', { skip: spawnSync
   assert.ok(datasyncs >= 2, `expected early fdatasync calls for 100 MiB, saw ${datasyncs}:\n${r.stderr.slice(-2000)}`);
   assert.ok(/[^a]fsync\(\d+\)\s+= 0/.test(r.stderr), 'the commit still fsyncs');
 });
+
+test('a sealed blob is committed, then the blobs dir is fsynced before index.json and manifest.json name it (strace)', { skip: spawnSync('strace', ['-V']).status === 0 ? false : 'strace not installed' }, () => {
+  const out = outDir();
+  const src = (rel: string) => JSON.stringify(new URL(`../../src/${rel}`, import.meta.url).href);
+  const script = `
+    import { BlobWriter, commitSealedBlob } from ${src('oci/blob-store.js')};
+    import { updateIndex } from ${src('oci/layout.js')};
+    import { writeDockerSaveFiles } from ${src('export/docker-save.js')};
+    const w = BlobWriter.open(${JSON.stringify(out)});
+    w.write(Buffer.from('a blob named by the index'));
+    await commitSealedBlob(w.finish(undefined, { deferCommit: true }).sealed);
+    await updateIndex(${JSON.stringify(out)}, () => Buffer.from('{"schemaVersion":2,"manifests":[]}'));
+    await writeDockerSaveFiles(${JSON.stringify(out)}, []);`;
+  const r = spawnSync('strace', ['-f', '-e', 'trace=openat,fsync,rename,renameat,renameat2', process.execPath, '--input-type=module', '-e', script], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const lines = r.stderr.split('\n');
+  /** what each descriptor number was last opened as (numbers are reused all the time) */
+  const isBlobsDir = new Map<string, boolean>();
+  /** line numbers of fsync calls on a descriptor of blobs/sha256 */
+  const dirSyncs: number[] = [];
+  lines.forEach((l, i) => {
+    const open = /openat\(AT_FDCWD, "([^"]*)", ([A-Z_|]*)[^)]*\) = (\d+)/.exec(l);
+    if (open) isBlobsDir.set(open[3]!, open[1]!.endsWith('/blobs/sha256') && open[2]!.includes('O_DIRECTORY'));
+    const sync = /[^a]fsync\((\d+)/.exec(l);
+    if (sync && isBlobsDir.get(sync[1]!)) dirSyncs.push(i);
+  });
+  /** the line renaming a temp file onto `name` */
+  const renameOf = (name: string) => lines.findIndex((l) => /rename[a-z0-9]*\(/.test(l) && l.includes(`/${name}") = 0`));
+  const index = renameOf('index.json');
+  const manifest = renameOf('manifest.json');
+  assert.ok(index > 0 && manifest > 0, `index.json and manifest.json are renamed into place:\n${r.stderr.slice(-3000)}`);
+  assert.ok(dirSyncs.some((i) => i < index), `the blobs dir is fsynced before index.json is renamed:\n${r.stderr.slice(-3000)}`);
+  assert.ok(dirSyncs.some((i) => i > index && i < manifest), 'and again before manifest.json');
+});
