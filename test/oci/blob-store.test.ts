@@ -303,3 +303,20 @@ test('a sealed blob is committed, then the blobs dir is fsynced before index.jso
   assert.ok(dirSyncs.some((i) => i < index), `the blobs dir is fsynced before index.json is renamed:\n${r.stderr.slice(-3000)}`);
   assert.ok(dirSyncs.some((i) => i > index && i < manifest), 'and again before manifest.json');
 });
+
+test('a layer compressed by an igzip child gets its early fdatasync calls from the pipeline (strace)', { skip: spawnSync('strace', ['-V']).status === 0 && spawnSync('igzip', ['--version']).status === 0 ? false : 'strace or igzip not installed' }, () => {
+  const out = outDir();
+  const script = `
+    import { LayerPipeline } from ${JSON.stringify(new URL('../../src/engine/layer-pipeline.js', import.meta.url).href)};
+    import { randomFillSync } from 'node:crypto';
+    const p = new LayerPipeline(${JSON.stringify(out)}, { algorithm: 'gzip', engine: 'igzip', level: 3 }, 1);
+    // incompressible, so the child's output (the blob file it writes) grows with the input
+    const piece = randomFillSync(Buffer.alloc(1024 * 1024));
+    for (let i = 0; i < 100; i++) { const wait = p.write(piece); if (wait) await wait; }
+    await p.finish();`;
+  const r = spawnSync('strace', ['-f', '-e', 'trace=fdatasync', process.execPath, '--input-type=module', '-e', script], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const datasyncs = r.stderr.split('\n').filter((l) => /fdatasync\(\d+\)\s+= 0/.test(l)).length;
+  // 100 MiB of input: one every EARLY_SYNC_BYTES of it, and one when the child is done
+  assert.ok(datasyncs >= Math.floor((100 * 1024 * 1024) / EARLY_SYNC_BYTES), `expected early fdatasync calls, saw ${datasyncs}:\n${r.stderr.slice(-2000)}`);
+});
