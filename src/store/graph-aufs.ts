@@ -79,6 +79,9 @@ const SCRATCH_BYTES = 64 * 1024;
  * it fstat the file and read it as readSmallFile does. aufs/layers/<id> is read so, from the
  * one listing of aufs/layers: on a root of 20,000 layers 20,000 lstat calls fewer, at ~6 µs
  * each through Node's fs binding the dearest call `ls` makes.
+ * The listing is older than an lstat would be (made before the layers are read, as
+ * ConfinedFileOpener's are for the diff dirs): the roots read are offline copies, and a file
+ * swapped for a FIFO or device meanwhile still meets O_NOFOLLOW, O_NONBLOCK and O_NOCTTY.
  */
 function readListedFile(path: string, limit: number, what: string, known: EntryKind | 'absent', denied: () => ReadResult): ReadResult {
   if (known === 'absent') return { ok: false, problem: null };

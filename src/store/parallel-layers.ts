@@ -26,6 +26,17 @@ const HELPER_GRACE_FACTOR = 3;
 
 export const STORE_WORKER_URL = new URL('../../workers/store-worker.js', import.meta.url);
 
+/** Run as the helper's code (CommonJS, eval): import the helper module, answer for it if that fails. */
+const HELPER_BOOTSTRAP = `
+const { workerData } = require('node:worker_threads');
+import(workerData.helperUrl).catch((err) => {
+  try { workerData.port.postMessage({ ok: false, error: String(err) }); } catch {}
+}).finally(() => {
+  const flag = new Int32Array(workerData.done);
+  Atomics.store(flag, 0, 1);
+  Atomics.notify(flag, 0);
+});`;
+
 /** What the helper gets (workerData) and sends back. */
 export interface StoreWorkerInput {
   root: string;
@@ -75,7 +86,10 @@ function startHelper(input: Omit<StoreWorkerInput, 'done' | 'port'>, url: URL): 
   const { port1, port2 } = new MessageChannel();
   let worker: Worker;
   try {
-    worker = new Worker(url, { workerData: { ...input, done, port: port2 } satisfies StoreWorkerInput, transferList: [port2] });
+    // A small bootstrap loads the helper module: if it is missing or fails to load, the
+    // bootstrap still answers and raises the flag, so this thread falls back at once instead of
+    // waiting out the grace period (a helper that dies outright, out of memory say, still costs it).
+    worker = new Worker(HELPER_BOOTSTRAP, { eval: true, workerData: { ...input, done, port: port2, helperUrl: url.href } satisfies StoreWorkerInput & { helperUrl: string }, transferList: [port2] });
   } catch {
     port1.close();
     return null;

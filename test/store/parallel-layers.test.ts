@@ -92,6 +92,15 @@ test('a helper that fails, stays silent or answers the wrong records is not used
     assert.equal(delivered, 0, what);
     assert.deepStrictEqual(got, expected, what);
   }
+  // one that fails to load (missing, or throwing as it loads) is given up at once, not after
+  // the default grace period of several seconds
+  const missing = new URL('missing-helper.mjs', helpers.throws);
+  for (const [what, workerUrl] of Object.entries({ missing, throws: helpers.throws })) {
+    const started = performance.now();
+    const got = readLayers(root, root, ids, 'aufs', hints, { minParallel: 1, workerUrl });
+    assert.deepStrictEqual(got, expected, what);
+    assert.ok(performance.now() - started < 2000, `${what}: fell back after ${Math.round(performance.now() - started)} ms`);
+  }
 });
 
 test(`openStore of a root over ${PARALLEL_MIN_LAYERS} layers is the same on one thread and on two`, () => {

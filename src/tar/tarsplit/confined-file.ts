@@ -147,8 +147,10 @@ export class ConfinedFileOpener {
     }
     let entries;
     try {
-      // names as latin1 strings (one char per byte), the keys kindIn looks up: no Buffer per entry
-      entries = readdirSync(dirPath, { withFileTypes: true, encoding: 'latin1' });
+      // Buffer names, not latin1 strings: on a filesystem that leaves d_type unknown Node lstats
+      // each entry, and with a Buffer path it can only join Buffer names (latin1 names made every
+      // listing fail there: ERR_INVALID_ARG_TYPE, and every layer was regenerated)
+      entries = readdirSync(dirPath, { withFileTypes: true, encoding: 'buffer' });
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return new Map(); // every name in it is missing
       // EACCES (an unsearchable dir), ENAMETOOLONG, ELOOP, ENOTDIR: the name cannot be served
@@ -160,7 +162,7 @@ export class ConfinedFileOpener {
     if (entries.length <= MAX_LISTED_ENTRIES) {
       kinds = new Map();
       for (const e of entries) {
-        kinds.set(e.name, e.isFile() ? 'file' : e.isDirectory() ? 'dir' : e.isSymbolicLink() ? 'symlink' : 'other');
+        kinds.set(e.name.toString('latin1'), e.isFile() ? 'file' : e.isDirectory() ? 'dir' : e.isSymbolicLink() ? 'symlink' : 'other');
       }
     }
     if (this.listings.size >= MAX_LISTINGS) this.listings.delete(this.listings.keys().next().value!);
