@@ -1,6 +1,6 @@
 // The helper thread of src/store/parallel-layers.ts: reads graph/<id> records for its share of
-// the ids and posts them back. It always answers (a failure as {ok:false}) and then raises the
-// flag the main thread is waiting on.
+// the ids and posts them back, a failure as {ok:false}. Its bootstrap (HELPER_BOOTSTRAP) then
+// raises the flag the main thread is waiting on.
 import { workerData } from 'node:worker_threads';
 import type { StoreWorkerInput, StoreWorkerReply } from '../src/store/parallel-layers.js';
 
@@ -16,7 +16,4 @@ try {
   input.port.postMessage(reply);
 } finally {
   input.port.close();
-  const flag = new Int32Array(input.done);
-  Atomics.store(flag, 0, 1);
-  Atomics.notify(flag, 0);
 }

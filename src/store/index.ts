@@ -5,7 +5,7 @@ import { realpathSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { RefError } from '../errors.js';
 import { detectRoot } from './detect.js';
-import { classifyDriverLayers, listGraphIds, listKinds, readRepositories, type EntryKind, type LayerHints } from './graph-aufs.js';
+import { classifyDriverLayers, listGraphIds, listKinds, readRepositories, type LayerHints } from './graph-aufs.js';
 import { readLayers } from './parallel-layers.js';
 import { readCasStore } from './cas/index.js';
 import { parseReference } from './refs.js';
@@ -76,9 +76,8 @@ interface GraphPart {
   tags: TagRecord[];
   containers: LegacyStore['containers'];
   orphans: string[];
-  /** the driver's layer dir as listed for the hints (classifyDriverLayers reuses it) */
-  diffListing: Map<string, EntryKind> | null;
-  layersListing: Map<string, EntryKind> | null;
+  /** the listings the layers were read with (classifyDriverLayers reuses aufs/diff and aufs/layers) */
+  hints: LayerHints;
 }
 
 /** The legacy graph/ store with its driver: one image per graph id, chains from the v1 json. */
@@ -125,7 +124,7 @@ function readGraph(root: string, realRoot: string, driver: string, problems: Pro
       ...(driver === 'aufs' ? {} : { store: 'graph' as const, driver, created: layer.created }),
     });
   }
-  return { layers, images, tags, containers: [], orphans: [], diffListing: hints.diff, layersListing: hints.layers ?? null };
+  return { layers, images, tags, containers: [], orphans: [], hints };
 }
 
 /** Attach tags to images; a tag to an unknown image is a warning (Docker dropped those too). */
@@ -215,7 +214,7 @@ export function openStore(rootArg: string): LegacyStore {
     const graphTags = graph.tags.map((t) => (aliases.has(t.id) ? { ...t, id: aliases.get(t.id)! } : t));
     tags.push(...attachTags(images, graphTags, `repositories-${shape.graphDriver}`, `${root}/repositories-${shape.graphDriver}`, problems, seenRefs));
     if (shape.graphDriver === 'aufs') {
-      const classified = classifyDriverLayers(root, new Set(graph.layers.keys()), problems, graph.diffListing, graph.layersListing);
+      const classified = classifyDriverLayers(root, new Set(graph.layers.keys()), problems, graph.hints.diff, graph.hints.layers);
       containers.push(...classified.containers);
       graph.orphans = classified.orphans;
     }

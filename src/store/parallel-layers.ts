@@ -26,7 +26,10 @@ const HELPER_GRACE_FACTOR = 3;
 
 export const STORE_WORKER_URL = new URL('../../workers/store-worker.js', import.meta.url);
 
-/** Run as the helper's code (CommonJS, eval): import the helper module, answer for it if that fails. */
+/**
+ * Run as the helper's code (CommonJS, eval): import the helper module (which posts its reply),
+ * answer for it if that fails, and in either case raise the flag this thread waits on.
+ */
 const HELPER_BOOTSTRAP = `
 const { workerData } = require('node:worker_threads');
 import(workerData.helperUrl).catch((err) => {
@@ -47,6 +50,8 @@ export interface StoreWorkerInput {
   /** Int32Array[0] set to 1 (and notified) once the reply is posted */
   done: SharedArrayBuffer;
   port: MessagePort;
+  /** the helper module the bootstrap imports */
+  helperUrl: string;
 }
 export type StoreWorkerReply = { ok: true; layers: LegacyLayer[] } | { ok: false; error: string };
 
@@ -80,7 +85,7 @@ interface Helper {
   collect(waitMs: number): LegacyLayer[] | null;
 }
 
-function startHelper(input: Omit<StoreWorkerInput, 'done' | 'port'>, url: URL): Helper | null {
+function startHelper(input: Omit<StoreWorkerInput, 'done' | 'port' | 'helperUrl'>, url: URL): Helper | null {
   const done = new SharedArrayBuffer(4);
   const flag = new Int32Array(done);
   const { port1, port2 } = new MessageChannel();
@@ -89,7 +94,7 @@ function startHelper(input: Omit<StoreWorkerInput, 'done' | 'port'>, url: URL): 
     // A small bootstrap loads the helper module: if it is missing or fails to load, the
     // bootstrap still answers and raises the flag, so this thread falls back at once instead of
     // waiting out the grace period (a helper that dies outright, out of memory say, still costs it).
-    worker = new Worker(HELPER_BOOTSTRAP, { eval: true, workerData: { ...input, done, port: port2, helperUrl: url.href } satisfies StoreWorkerInput & { helperUrl: string }, transferList: [port2] });
+    worker = new Worker(HELPER_BOOTSTRAP, { eval: true, workerData: { ...input, done, port: port2, helperUrl: url.href } satisfies StoreWorkerInput, transferList: [port2] });
   } catch {
     port1.close();
     return null;

@@ -1,5 +1,6 @@
 // Test environment helpers: third-party tools and ../shared are required in CI (CI=true) and
 // skipped with a clear message elsewhere (e.g. a user's clone without the Debian packages).
+import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -45,4 +46,14 @@ export function run(cmd: string, args: string[], opts: { cwd?: string; input?: B
   if (r.error) throw r.error;
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${r.status}: ${r.stderr.toString().trim()}`);
   return r.stdout;
+}
+
+/**
+ * Run an ES module `script` in a new Node process under `strace -f -e trace=<calls>` and return
+ * what strace printed (stderr); the run must succeed.
+ */
+export function straceNode(calls: string, script: string): string {
+  const r = spawnSync('strace', ['-f', '-e', `trace=${calls}`, process.execPath, '--input-type=module', '-e', script], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr.slice(-2000));
+  return r.stderr;
 }

@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlink
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OutputError } from '../../src/errors.js';
-import { spawnSync } from 'node:child_process';
+import { needTools, straceNode } from '../helpers/env.js';
 import { BlobWriter, EARLY_SYNC_BYTES, commitSealedBlob, syncBlobsDir, TEMP_PREFIX, blobPath, blobsDir, hasVerifiedBlob, putBlob, removeStaleTemps } from '../../src/oci/blob-store.js';
 
 let work = '';
@@ -254,7 +254,10 @@ test('deferred commit: finish hands the temp file over; commitSealedBlob syncs a
   await syncBlobsDir(join(out, 'nowhere')); // no blobs dir: nothing to sync
 });
 
-test('early sync: the fdatasync calls really happen (strace)', { skip: spawnSync('strace', ['-V']).status === 0 ? false : 'strace not installed' }, () => {
+/** Successful fdatasync calls in an strace log. */
+const fdatasyncs = (trace: string): number => trace.split('\n').filter((l) => /fdatasync\(\d+\)\s+= 0/.test(l)).length;
+
+test('early sync: the fdatasync calls really happen (strace)', { skip: needTools('strace') }, () => {
   const out = outDir();
   const script = `
     import { BlobWriter } from ${JSON.stringify(new URL('../../src/oci/blob-store.js', import.meta.url).href)};
@@ -263,14 +266,13 @@ test('early sync: the fdatasync calls really happen (strace)', { skip: spawnSync
     for (let i = 0; i < 100; i++) { w.write(piece); await new Promise((r) => setImmediate(r)); }
     await w.settle();
     w.finish();`;
-  const r = spawnSync('strace', ['-f', '-e', 'trace=fdatasync,fsync', process.execPath, '--input-type=module', '-e', script], { encoding: 'utf8' });
-  assert.equal(r.status, 0, r.stderr);
-  const datasyncs = r.stderr.split('\n').filter((l) => /fdatasync\(\d+\)\s+= 0/.test(l)).length;
-  assert.ok(datasyncs >= 2, `expected early fdatasync calls for 100 MiB, saw ${datasyncs}:\n${r.stderr.slice(-2000)}`);
-  assert.ok(/[^a]fsync\(\d+\)\s+= 0/.test(r.stderr), 'the commit still fsyncs');
+  const trace = straceNode('fdatasync,fsync', script);
+  const datasyncs = fdatasyncs(trace);
+  assert.ok(datasyncs >= 2, `expected early fdatasync calls for 100 MiB, saw ${datasyncs}:\n${trace.slice(-2000)}`);
+  assert.ok(/[^a]fsync\(\d+\)\s+= 0/.test(trace), 'the commit still fsyncs');
 });
 
-test('a sealed blob is committed, then the blobs dir is fsynced before index.json and manifest.json name it (strace)', { skip: spawnSync('strace', ['-V']).status === 0 ? false : 'strace not installed' }, () => {
+test('a sealed blob is committed, then the blobs dir is fsynced before index.json and manifest.json name it (strace)', { skip: needTools('strace') }, () => {
   const out = outDir();
   const src = (rel: string) => JSON.stringify(new URL(`../../src/${rel}`, import.meta.url).href);
   const script = `
@@ -282,9 +284,8 @@ test('a sealed blob is committed, then the blobs dir is fsynced before index.jso
     await commitSealedBlob(w.finish(undefined, { deferCommit: true }).sealed);
     await updateIndex(${JSON.stringify(out)}, () => Buffer.from('{"schemaVersion":2,"manifests":[]}'));
     await writeDockerSaveFiles(${JSON.stringify(out)}, []);`;
-  const r = spawnSync('strace', ['-f', '-e', 'trace=openat,fsync,rename,renameat,renameat2', process.execPath, '--input-type=module', '-e', script], { encoding: 'utf8' });
-  assert.equal(r.status, 0, r.stderr);
-  const lines = r.stderr.split('\n');
+  const trace = straceNode('openat,fsync,rename,renameat,renameat2', script);
+  const lines = trace.split('\n');
   /** what each descriptor number was last opened as (numbers are reused all the time) */
   const isBlobsDir = new Map<string, boolean>();
   /** line numbers of fsync calls on a descriptor of blobs/sha256 */
@@ -299,12 +300,12 @@ test('a sealed blob is committed, then the blobs dir is fsynced before index.jso
   const renameOf = (name: string) => lines.findIndex((l) => /rename[a-z0-9]*\(/.test(l) && l.includes(`/${name}") = 0`));
   const index = renameOf('index.json');
   const manifest = renameOf('manifest.json');
-  assert.ok(index > 0 && manifest > 0, `index.json and manifest.json are renamed into place:\n${r.stderr.slice(-3000)}`);
-  assert.ok(dirSyncs.some((i) => i < index), `the blobs dir is fsynced before index.json is renamed:\n${r.stderr.slice(-3000)}`);
+  assert.ok(index > 0 && manifest > 0, `index.json and manifest.json are renamed into place:\n${trace.slice(-3000)}`);
+  assert.ok(dirSyncs.some((i) => i < index), `the blobs dir is fsynced before index.json is renamed:\n${trace.slice(-3000)}`);
   assert.ok(dirSyncs.some((i) => i > index && i < manifest), 'and again before manifest.json');
 });
 
-test('a layer compressed by an igzip child gets its early fdatasync calls from the pipeline (strace)', { skip: spawnSync('strace', ['-V']).status === 0 && spawnSync('igzip', ['--version']).status === 0 ? false : 'strace or igzip not installed' }, () => {
+test('a layer compressed by an igzip child gets its early fdatasync calls from the pipeline (strace)', { skip: needTools('strace', 'igzip') }, () => {
   const out = outDir();
   const script = `
     import { LayerPipeline } from ${JSON.stringify(new URL('../../src/engine/layer-pipeline.js', import.meta.url).href)};
@@ -314,11 +315,10 @@ test('a layer compressed by an igzip child gets its early fdatasync calls from t
     const piece = randomFillSync(Buffer.alloc(1024 * 1024));
     for (let i = 0; i < 100; i++) { const wait = p.write(piece); if (wait) await wait; }
     await p.finish();`;
-  const r = spawnSync('strace', ['-f', '-e', 'trace=fdatasync', process.execPath, '--input-type=module', '-e', script], { encoding: 'utf8' });
-  assert.equal(r.status, 0, r.stderr);
-  const datasyncs = r.stderr.split('\n').filter((l) => /fdatasync\(\d+\)\s+= 0/.test(l)).length;
+  const trace = straceNode('fdatasync', script);
+  const datasyncs = fdatasyncs(trace);
   // 100 MiB of input: one every EARLY_SYNC_BYTES of it and one when the child is done, fewer when
   // a sync is still running as the next one is due (a loaded machine); without the pipeline's
   // calls there is none (the commit itself uses fsync)
-  assert.ok(datasyncs >= 1, `expected early fdatasync calls, saw ${datasyncs}:\n${r.stderr.slice(-2000)}`);
+  assert.ok(datasyncs >= 1, `expected early fdatasync calls, saw ${datasyncs}:\n${trace.slice(-2000)}`);
 });

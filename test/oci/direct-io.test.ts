@@ -5,7 +5,7 @@
 // layer pipeline uses (preferDirectIO): buffered until writes are slow, then O_DIRECT mid-blob.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { needTools, straceNode } from '../helpers/env.js';
 import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, constants as fsc, existsSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -115,7 +115,7 @@ test('O_DIRECT: finish before settle is refused, abort with writes in flight lea
   }
 });
 
-test('O_DIRECT really is used: the temp file is opened O_DIRECT and filled with positioned writes (strace)', { skip: spawnSync('strace', ['-V']).status === 0 ? false : 'strace not installed' }, (t) => {
+test('O_DIRECT really is used: the temp file is opened O_DIRECT and filled with positioned writes (strace)', { skip: needTools('strace') }, (t) => {
   if (!supportsDirect(work)) return t.skip('no O_DIRECT here');
   const out = outDir();
   const script = `
@@ -126,13 +126,12 @@ test('O_DIRECT really is used: the temp file is opened O_DIRECT and filled with 
     for (let i = 0; i < 8; i++) { w.write(piece); await new Promise((r) => setImmediate(r)); }
     await w.settle();
     w.finish();`;
-  const r = spawnSync('strace', ['-f', '-e', 'trace=openat,pwrite64,write', process.execPath, '--input-type=module', '-e', script], { encoding: 'utf8' });
-  assert.equal(r.status, 0, r.stderr.slice(-2000));
-  const direct = r.stderr.split('\n').find((l) => l.includes(TEMP_PREFIX) && l.includes('O_DIRECT'));
-  assert.ok(direct, `no O_DIRECT open of the temp file:\n${r.stderr.slice(-2000)}`);
+  const trace = straceNode('openat,pwrite64,write', script);
+  const direct = trace.split('\n').find((l) => l.includes(TEMP_PREFIX) && l.includes('O_DIRECT'));
+  assert.ok(direct, `no O_DIRECT open of the temp file:\n${trace.slice(-2000)}`);
   const fd = /= (\d+)\s*$/.exec(direct)![1];
   // strace -f splits a call another thread interrupts ('<unfinished ...>'): count the call lines
-  const slotWrites = r.stderr.split('\n').filter((l) => l.includes(`pwrite64(${fd}, `) && l.includes(`, ${SLOT_BYTES}, `)).length;
+  const slotWrites = trace.split('\n').filter((l) => l.includes(`pwrite64(${fd}, `) && l.includes(`, ${SLOT_BYTES}, `)).length;
   assert.equal(slotWrites, 8, `expected 8 whole-slot writes on fd ${fd}`);
 });
 

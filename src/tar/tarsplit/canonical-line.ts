@@ -65,10 +65,11 @@ export function decodeBase64Span(line: Buffer, start: number, end: number): Buff
   if (len === 0) return Buffer.alloc(0);
   let pad = 0;
   if (line[end - 1] === PAD) pad = line[end - 2] === PAD ? 2 : 1;
-  const dash = line.indexOf(DASH, start);
-  if (dash >= 0 && dash < end) return undefined;
-  const underscore = line.indexOf(UNDERSCORE, start);
-  if (underscore >= 0 && underscore < end) return undefined;
+  const inSpan = (byte: number): boolean => {
+    const at = line.indexOf(byte, start);
+    return at >= 0 && at < end;
+  };
+  if (inSpan(DASH) || inSpan(UNDERSCORE)) return undefined;
   const out = Buffer.from(line.toString('latin1', start, end), 'base64');
   return out.length === (len / 4) * 3 - pad ? out : undefined;
 }
