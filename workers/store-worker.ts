@@ -1,19 +1,22 @@
-// The helper thread of src/store/parallel-layers.ts: reads graph/<id> records for its share of
-// the ids and posts them back, a failure as {ok:false}. Its bootstrap (HELPER_BOOTSTRAP) then
-// raises the flag the main thread is waiting on.
+// The helper thread of src/store/parallel-layers.ts: takes the listings of its ids from the
+// port's first message, reads graph/<id> records for its share of the ids and posts them back in
+// batches, a failure as {ok:false}. Its bootstrap (HELPER_BOOTSTRAP) then raises the flag the
+// main thread is waiting on.
+import { once } from 'node:events';
 import { workerData } from 'node:worker_threads';
-import type { StoreWorkerInput, StoreWorkerReply } from '../src/store/parallel-layers.js';
+import { HELPER_BATCH, type StoreWorkerHints, type StoreWorkerInput, type StoreWorkerReply } from '../src/store/parallel-layers.js';
 
 const input = workerData as StoreWorkerInput;
-let reply: StoreWorkerReply;
 try {
   const { readLayer } = await import('../src/store/graph-aufs.js');
-  reply = { ok: true, layers: input.ids.map((id) => readLayer(input.root, input.realRoot, id, input.driver, input.hints)) };
+  const [{ hints }] = (await once(input.port, 'message')) as [StoreWorkerHints];
+  for (let start = 0; start < input.ids.length || start === 0; start += HELPER_BATCH) {
+    const end = Math.min(start + HELPER_BATCH, input.ids.length);
+    const layers = input.ids.slice(start, end).map((id) => readLayer(input.root, input.realRoot, id, input.driver, hints));
+    input.port.postMessage({ ok: true, layers, last: end === input.ids.length } satisfies StoreWorkerReply);
+  }
 } catch (err) {
-  reply = { ok: false, error: String(err) };
-}
-try {
-  input.port.postMessage(reply);
+  input.port.postMessage({ ok: false, error: String(err) } satisfies StoreWorkerReply);
 } finally {
   input.port.close();
 }

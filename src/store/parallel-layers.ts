@@ -1,25 +1,32 @@
 // Reading graph/<id> for every layer of a big root on two threads. Each layer costs ~17 small
 // system calls (lstat, open, read and close of json, layersize and tar-data.json.gz; open, read
 // and close of aufs/layers/<id>; lstats of the usually absent parent and checksum) and some JS
-// around each: ~65 µs, 1.3 s for 20,000 layers on one core, most of `ls` on such a root. Above PARALLEL_MIN_LAYERS a helper
-// thread reads the later part of the ids while this thread reads the first part; its records
-// come back through a MessagePort, picked up synchronously (Atomics.wait + receiveMessageOnPort),
-// so openStore stays synchronous and gives the same records in the same order.
+// around each: ~65 µs, 1.3 s for 20,000 layers on one core, most of `ls` on such a root. Above
+// PARALLEL_MIN_LAYERS a helper thread reads the later part of the ids while this thread reads
+// the first part; its records come back through a MessagePort, picked up synchronously
+// (Atomics.wait + receiveMessageOnPort), so openStore stays synchronous and gives the same
+// records in the same order.
+//
+// The helper is started before the driver directories are listed (it takes ~60 ms to boot, the
+// listings ~50 ms on 20,000 layers) and gets the listings of its ids by message; it sends its
+// records in batches, so their serialisation overlaps its reading.
 //
 // The helper only speeds things up: if it cannot start, fails, or has not answered long after
 // this thread finished its own part, this thread reads the rest itself.
 import { availableParallelism } from 'node:os';
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
-import { readLayer, type LayerHints } from './graph-aufs.js';
+import { readLayer, type EntryKind, type LayerHints } from './graph-aufs.js';
 import type { LegacyLayer } from './types.js';
 
 /** Below this many layers one thread is as fast (the helper's start costs ~50 ms). */
 export const PARALLEL_MIN_LAYERS = 2000;
 /**
  * The share of the ids this thread reads: it starts at once, while the helper first boots and
- * at the end sends its records (~4 µs each to serialise).
+ * sends its records (~4 µs each to serialise).
  */
 const MAIN_SHARE = 0.52;
+/** Records per message from the helper: serialised while it reads on, few messages to drain. */
+export const HELPER_BATCH = 1000;
 /** After its own part, wait this long at least for the helper (then this many times its own time). */
 const HELPER_GRACE_MS = 5000;
 const HELPER_GRACE_FACTOR = 3;
@@ -40,20 +47,22 @@ import(workerData.helperUrl).catch((err) => {
   Atomics.notify(flag, 0);
 });`;
 
-/** What the helper gets (workerData) and sends back. */
+/** What the helper gets (workerData); the listings of its ids follow as the port's first message. */
 export interface StoreWorkerInput {
   root: string;
   realRoot: string;
   ids: string[];
   driver: string;
-  hints?: LayerHints;
-  /** Int32Array[0] set to 1 (and notified) once the reply is posted */
+  /** Int32Array[0] set to 1 (and notified) once the last reply is posted */
   done: SharedArrayBuffer;
   port: MessagePort;
   /** the helper module the bootstrap imports */
   helperUrl: string;
 }
-export type StoreWorkerReply = { ok: true; layers: LegacyLayer[] } | { ok: false; error: string };
+/** The first message to the helper. */
+export interface StoreWorkerHints { hints?: LayerHints }
+/** The helper's replies: batches of records in id order, the last one marked. */
+export type StoreWorkerReply = { ok: true; layers: LegacyLayer[]; last: boolean } | { ok: false; error: string };
 
 /** Tests only: a lower threshold, another helper module, a shorter wait, and who read what. */
 export interface ReadLayersOptions {
@@ -64,25 +73,44 @@ export interface ReadLayersOptions {
   onHelper?: (delivered: number) => void;
 }
 
-/** readLayer for each id, in order; on two threads when there are many (LEGACY2OCI_STORE_THREADS=1: one). */
-export function readLayers(root: string, realRoot: string, ids: string[], driver: string, hints?: LayerHints, opts: ReadLayersOptions = {}): LegacyLayer[] {
-  const one = (id: string): LegacyLayer => readLayer(root, realRoot, id, driver, hints);
-  if (ids.length < (opts.minParallel ?? PARALLEL_MIN_LAYERS) || availableParallelism() < 2 || process.env.LEGACY2OCI_STORE_THREADS === '1') {
-    opts.onHelper?.(0);
-    return ids.map(one);
-  }
-  const split = Math.ceil(ids.length * MAIN_SHARE);
-  const helper = startHelper({ root, realRoot, ids: ids.slice(split), driver, ...(hints ? { hints } : {}) }, opts.workerUrl ?? STORE_WORKER_URL);
+/**
+ * readLayer for each id, in order; on two threads when there are many (LEGACY2OCI_STORE_THREADS=1:
+ * one). `hints` may be a function that makes the listings: it is called once the helper is
+ * starting, so the listings and the helper's start overlap.
+ */
+export function readLayers(root: string, realRoot: string, ids: string[], driver: string, hints?: LayerHints | (() => LayerHints), opts: ReadLayersOptions = {}): LegacyLayer[] {
+  const parallel = ids.length >= (opts.minParallel ?? PARALLEL_MIN_LAYERS) && availableParallelism() >= 2 && process.env.LEGACY2OCI_STORE_THREADS !== '1';
+  const split = parallel ? Math.ceil(ids.length * MAIN_SHARE) : ids.length;
+  const helper = parallel ? startHelper({ root, realRoot, ids: ids.slice(split), driver }, opts.workerUrl ?? STORE_WORKER_URL) : null;
+  const made = typeof hints === 'function' ? hints() : hints;
+  helper?.send(made);
+  const one = (id: string): LegacyLayer => readLayer(root, realRoot, id, driver, made);
   const started = performance.now();
   const mine = ids.slice(0, split).map(one);
+  if (!parallel) {
+    opts.onHelper?.(0);
+    return mine;
+  }
   const theirs = helper ? helper.collect(opts.graceMs ?? Math.max(HELPER_GRACE_MS, HELPER_GRACE_FACTOR * (performance.now() - started))) : null;
   opts.onHelper?.(theirs?.length ?? 0);
   return mine.concat(theirs ?? ids.slice(split).map(one));
 }
 
 interface Helper {
+  /** hand the helper the listings (only the entries of its ids: less to copy) */
+  send(hints: LayerHints | undefined): void;
   /** the helper's records, or null when it failed or did not answer within `waitMs` */
   collect(waitMs: number): LegacyLayer[] | null;
+}
+
+function only(listing: Map<string, EntryKind> | null | undefined, ids: string[]): Map<string, EntryKind> | null | undefined {
+  if (!listing) return listing;
+  const kept = new Map<string, EntryKind>();
+  for (const id of ids) {
+    const kind = listing.get(id);
+    if (kind !== undefined) kept.set(id, kind);
+  }
+  return kept;
 }
 
 function startHelper(input: Omit<StoreWorkerInput, 'done' | 'port' | 'helperUrl'>, url: URL): Helper | null {
@@ -102,18 +130,31 @@ function startHelper(input: Omit<StoreWorkerInput, 'done' | 'port' | 'helperUrl'
   // the helper never keeps the process alive, and its failure is only a fallback
   worker.unref();
   worker.on('error', () => undefined);
+  const fail = (): null => {
+    void worker.terminate();
+    return null;
+  };
   return {
+    send(hints) {
+      const message: StoreWorkerHints = hints ? { hints: { graph: only(hints.graph, input.ids) ?? null, diff: only(hints.diff, input.ids) ?? null, ...('layers' in hints ? { layers: only(hints.layers, input.ids) } : {}) } } : {};
+      port1.postMessage(message);
+    },
     collect(waitMs) {
-      const result = Atomics.wait(flag, 0, 0, waitMs) === 'timed-out' ? null : receiveMessageOnPort(port1)?.message as StoreWorkerReply | undefined;
+      const timedOut = Atomics.wait(flag, 0, 0, waitMs) === 'timed-out';
+      const layers: LegacyLayer[] = [];
+      let complete = false;
+      for (let m = timedOut ? undefined : receiveMessageOnPort(port1); m && !complete; m = receiveMessageOnPort(port1)) {
+        const reply = m.message as StoreWorkerReply;
+        if (!reply.ok) break;
+        for (const l of reply.layers) layers.push(l);
+        complete = reply.last;
+      }
       port1.close();
       // a reply of the wrong length (a helper that read something else) is not used either
-      if (!result || !result.ok || result.layers.length !== input.ids.length) {
-        void worker.terminate();
-        return null;
-      }
+      if (!complete || layers.length !== input.ids.length) return fail();
       // structured clone turns Buffers into plain Uint8Arrays
-      for (const l of result.layers) if (l.json) l.json = Buffer.from(l.json.buffer, l.json.byteOffset, l.json.byteLength);
-      return result.layers;
+      for (const l of layers) if (l.json) l.json = Buffer.from(l.json.buffer, l.json.byteOffset, l.json.byteLength);
+      return layers;
     },
   };
 }
