@@ -5,7 +5,7 @@ import { realpathSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { RefError } from '../errors.js';
 import { detectRoot } from './detect.js';
-import { classifyDriverLayers, listGraphIds, listKinds, readRepositories, type LayerHints } from './graph-aufs.js';
+import { aufsAncestorIds, classifyDriverLayers, listGraphIds, listKinds, readRepositories, type LayerHints } from './graph-aufs.js';
 import { readLayers } from './parallel-layers.js';
 import { readCasStore } from './cas/index.js';
 import { parseReference } from './refs.js';
@@ -63,11 +63,15 @@ function resolveChains(layers: Map<string, LegacyLayer>): Map<string, ChainResul
   return done;
 }
 
-/** Whether `ancestors` (nearest first) are the chain (base first) without its last element, reversed. */
-function listsAncestors(ancestors: string[], chain: string[]): boolean {
-  if (ancestors.length !== chain.length - 1) return false;
-  for (let i = 0; i < ancestors.length; i++) if (ancestors[i] !== chain[chain.length - 2 - i]) return false;
-  return true;
+/** Whether an aufs/layers text (nearest first, see readAufsAncestors) is the chain (base first) without its last element. */
+function listsAncestors(ancestors: string, chain: string[]): boolean {
+  let at = 0;
+  for (let i = chain.length - 2; i >= 0; i--) {
+    const id = chain[i]!;
+    if (!ancestors.startsWith(id, at) || ancestors.charCodeAt(at + id.length) !== 0x0a) return false;
+    at += id.length + 1;
+  }
+  return at === ancestors.length;
 }
 
 interface GraphPart {
@@ -133,8 +137,8 @@ function readGraph(root: string, realRoot: string, driver: string, problems: Pro
       }
     }
     // aufs/layers/<id> must list the same ancestors as the json chain (nearest first).
-    if (chain && layer.aufsAncestors && !listsAncestors(layer.aufsAncestors, chain)) {
-      imageProblems.push({ code: 'W_AUFS_LAYERS_MISMATCH', severity: 'warning', message: `aufs/layers/${layer.id} lists ${layer.aufsAncestors.length} ancestors that differ from the json parent chain (${chain.length - 1}); the json chain is used, as Docker did` });
+    if (chain && layer.aufsAncestors !== null && !listsAncestors(layer.aufsAncestors, chain)) {
+      imageProblems.push({ code: 'W_AUFS_LAYERS_MISMATCH', severity: 'warning', message: `aufs/layers/${layer.id} lists ${aufsAncestorIds(layer.aufsAncestors).length} ancestors that differ from the json parent chain (${chain.length - 1}); the json chain is used, as Docker did` });
     }
     images.set(layer.id, {
       id: layer.id,

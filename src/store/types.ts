@@ -50,8 +50,12 @@ export interface LegacyLayer {
   tarDataPath: string | null;
   /** size of tar-data.json.gz in bytes (0 when absent) */
   tarDataSize: number;
-  /** ancestors listed by aufs/layers/<id>, nearest first; null when the file is missing */
-  aufsAncestors: string[] | null;
+  /**
+   * aufs/layers/<id>: the ancestors it lists, nearest first, as text, each id followed by a
+   * newline ('' for a base layer; aufsAncestorIds splits it); null when the file is missing or
+   * lists an invalid id
+   */
+  aufsAncestors: string | null;
   problems: Problem[];
   /** the store it was read from (absent = graph, for records made before stores were tagged) */
   store?: StoreKind;

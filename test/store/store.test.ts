@@ -139,6 +139,31 @@ test('aufs/layers disagreeing with the json chain is a warning; missing diff dir
   assert.ok(codes(openStore(r2.root).images.get(A)!.problems).includes('E_AUFS_LAYERS_MISSING'));
 });
 
+test('aufs/layers text: blank lines and a missing last newline still match; -init, fewer or more ancestors do not; an empty file lists none', () => {
+  const r = mini();
+  const E = fakeId('e'), F = fakeId('f'), G = fakeId('g'), H = fakeId('h'), I = fakeId('i'), J = fakeId('j');
+  r.add({ id: A, aufsLayers: '' })
+    .add({ id: B, parent: A, aufsLayers: `\n${A}` })
+    .add({ id: C, parent: B, aufsLayers: `${B}\n\n${A}\n\n` })
+    .add({ id: D, parent: C, aufsLayers: `${C}\n${B}\n` })
+    .add({ id: E, parent: C, aufsLayers: `${C}\n${B}\n${A}\n${A}\n` })
+    .add({ id: F, parent: C, aufsLayers: `${C}-init\n${B}\n${A}\n` })
+    .add({ id: G, aufsLayers: `${A}\n` })
+    .add({ id: H, parent: C, aufsLayers: `${C}\n${B}\n${A}\n` })
+    .add({ id: I, parent: A, aufsLayers: `${A}\n` })
+    .add({ id: J, parent: A, aufsLayers: '' })
+    .write();
+  const s = openStore(r.root);
+  const mismatch = (id: string) => s.images.get(id)!.problems.filter((p) => p.code === 'W_AUFS_LAYERS_MISMATCH').map((p) => p.message);
+  for (const ok of [A, B, C, H, I]) assert.deepEqual(mismatch(ok), [], ok.slice(0, 4));
+  assert.match(mismatch(D)[0]!, /lists 2 ancestors that differ from the json parent chain \(3\)/);
+  assert.match(mismatch(E)[0]!, /lists 4 ancestors .*\(3\)/);
+  assert.match(mismatch(F)[0]!, /lists 3 ancestors .*\(3\)/);
+  assert.match(mismatch(G)[0]!, /lists 1 ancestors .*\(0\)/);
+  assert.match(mismatch(J)[0]!, /lists 0 ancestors .*\(1\)/);
+  assert.equal(s.layers.get(C)!.aufsAncestors, `${B}\n${A}\n`);
+});
+
 test('a diff dir symlinked out of the root is refused; one inside the root is followed', () => {
   const outside = mkdtempSync(join(tmpdir(), 'l2o-outside-'));
   try {
