@@ -4,7 +4,7 @@
 // could point anywhere), the file itself must be listed as a regular file (a FIFO or device is
 // never opened), and it is opened with O_NOFOLLOW|O_NONBLOCK so a swap after the listing cannot
 // block or follow a link. The source root is an offline copy; a swap in between is not re-checked.
-import { closeSync, constants as fsc, fstatSync, lstatSync, openSync, readdirSync, type Stats } from 'node:fs';
+import { closeSync, constants as fsc, fstatSync, lstatSync, openSync, readdirSync, type Dirent, type Stats } from 'node:fs';
 import { displayName } from '../sink.js';
 import { TarSplitUnusableError } from './unusable.js';
 
@@ -99,6 +99,23 @@ interface DirState {
 const SLASH_BUFFER = Buffer.from('/');
 
 /**
+ * A directory's entries with their kinds (d_type). Names come as latin1 strings, one char per
+ * byte, the keys kindIn looks up: no Buffer per entry (on the layer of 50,000 small files the
+ * listings take half the time). On a filesystem that leaves d_type unknown (ext4 without
+ * filetype, XFS ftype=0, some NFS/FUSE) Node lstats each entry and can only join Buffer names
+ * to a Buffer path: that listing throws a TypeError, and the directory is listed again with
+ * Buffer names. An errno error is the directory's own and is not retried.
+ */
+function listWithKinds(dirPath: Buffer): Array<Dirent<string> | Dirent<Buffer>> {
+  try {
+    return readdirSync(dirPath, { withFileTypes: true, encoding: 'latin1' });
+  } catch (err) {
+    if (typeof (err as NodeJS.ErrnoException).errno === 'number') throw err;
+    return readdirSync(dirPath, { withFileTypes: true, encoding: 'buffer' });
+  }
+}
+
+/**
  * Opens regular files named by tar-split entries inside one diff dir.
  *
  * Types come from directory listings (one getdents per directory, d_type) rather than one lstat
@@ -145,12 +162,9 @@ export class ConfinedFileOpener {
       this.listings.set(dirKey, cached);
       return cached;
     }
-    let entries;
+    let entries: Array<Dirent<string> | Dirent<Buffer>>;
     try {
-      // Buffer names, not latin1 strings: on a filesystem that leaves d_type unknown Node lstats
-      // each entry, and with a Buffer path it can only join Buffer names (latin1 names made every
-      // listing fail there: ERR_INVALID_ARG_TYPE, and every layer was regenerated)
-      entries = readdirSync(dirPath, { withFileTypes: true, encoding: 'buffer' });
+      entries = listWithKinds(dirPath);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return new Map(); // every name in it is missing
       // EACCES (an unsearchable dir), ENAMETOOLONG, ELOOP, ENOTDIR: the name cannot be served
@@ -162,7 +176,7 @@ export class ConfinedFileOpener {
     if (entries.length <= MAX_LISTED_ENTRIES) {
       kinds = new Map();
       for (const e of entries) {
-        kinds.set(e.name.toString('latin1'), e.isFile() ? 'file' : e.isDirectory() ? 'dir' : e.isSymbolicLink() ? 'symlink' : 'other');
+        kinds.set(typeof e.name === 'string' ? e.name : e.name.toString('latin1'), e.isFile() ? 'file' : e.isDirectory() ? 'dir' : e.isSymbolicLink() ? 'symlink' : 'other');
       }
     }
     if (this.listings.size >= MAX_LISTINGS) this.listings.delete(this.listings.keys().next().value!);
