@@ -17,29 +17,18 @@
 // Tools that are missing (pigz, igzip, zstd, skopeo) only drop their rows; GNU tar and
 // tar-split are needed to generate the host.
 //
-// Also a preload: `node --import dist/scripts/bench.js …` with LEGACY2OCI_BENCH_RSS=<file>
-// writes the process's peak RSS (KiB) to <file> at exit. That is how each run's RSS is taken.
+// Each legacy2oci run's peak RSS comes from a preload (rss-preload.ts) that writes it at exit.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { bigFileHost, generateHost, listingHost, q, singleLayerHost, type HostInfo } from './bench-host.js';
 
 const SELF = fileURLToPath(import.meta.url);
 const IS_MAIN = process.argv[1] !== undefined && resolve(process.argv[1]) === SELF;
-
-if (!IS_MAIN && process.env.LEGACY2OCI_BENCH_RSS) {
-  const file = process.env.LEGACY2OCI_BENCH_RSS;
-  process.on('exit', () => {
-    try {
-      writeFileSync(file, String(process.resourceUsage().maxRSS));
-    } catch {
-      /* best effort */
-    }
-  });
-}
+const RSS_PRELOAD = new URL('./rss-preload.js', import.meta.url);
 
 // ───────────────────────────── setup ─────────────────────────────
 
@@ -194,7 +183,7 @@ function dirBytes(dir: string): number {
   return total;
 }
 
-const cli = (args: string): string => `${q(process.execPath)} --import ${q(pathToFileURL(SELF).href)} ${q(CLI)} ${args}`;
+const cli = (args: string): string => `${q(process.execPath)} --import ${q(RSS_PRELOAD.href)} ${q(CLI)} ${args}`;
 
 interface ExportReportLike { totals?: { bytesWritten: number; layersRegenerated: number; layersProcessed: number } }
 
