@@ -122,14 +122,18 @@ export async function runCheckJob(opts: CheckOptions): Promise<CheckReport> {
   const started = Date.now();
   // workers start while the root is read and planned
   const pool = opts.pool ?? takeLayerPool(CHECK_WORKER_URL, opts.jobs ?? availableParallelism());
+  // our own pool stops as soon as the last layer is done, while the report is put together
+  // (its workers take ~13 ms to stop)
+  let closing: Promise<void> | null = null;
+  const closeOwnPool = (): Promise<void> => (closing ??= opts.pool ? Promise.resolve() : pool.close());
   try {
-    return await check(opts, pool, started);
+    return await check(opts, pool, started, () => void closeOwnPool().catch(() => undefined));
   } finally {
-    if (!opts.pool) await pool.close();
+    await closeOwnPool();
   }
 }
 
-async function check(opts: CheckOptions, pool: LayerPool, started: number): Promise<CheckReport> {
+async function check(opts: CheckOptions, pool: LayerPool, started: number, layersDone: () => void): Promise<CheckReport> {
   const store = opts.store ?? openStore(opts.root);
   const selection = opts.refs.length > 0 ? opts.refs : defaultSelection(store);
   const plan = planExport(store, selection);
@@ -168,6 +172,7 @@ async function check(opts: CheckOptions, pool: LayerPool, started: number): Prom
       }
     }));
   }
+  layersDone();
 
   for (const img of plan.images) {
     const failedLayer = img.chain.find((id) => layerErrors.has(id));
