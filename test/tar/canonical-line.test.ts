@@ -135,17 +135,47 @@ test('property: any line is read fast exactly as the general path reads it, or l
     return text;
   });
   fc.assert(fc.property(line, (l) => void assertAgrees(l)), { numRuns: 20_000 });
+  // a line read in place, as a span of the decompressed chunk between other lines, reads the same
+  // (nothing before or after it is looked at)
+  const around = fc.uint8Array({ maxLength: 8 }).map((b) => Buffer.from(b));
+  fc.assert(
+    fc.property(line, around, around, (l, before, after) => {
+      const chunk = Buffer.concat([before, l, after]);
+      assert.deepEqual(parseCanonicalLine(chunk, before.length, before.length + l.length), parseCanonicalLine(l), l.toString('latin1'));
+    }),
+    { numRuns: 20_000 },
+  );
+  // a span ending in '}' inside a valid line, the rest of that line after it: read as the span
+  // alone is read, never past its end
+  for (const text of ['{"type":1,"name":"a","size":5,"payload":"AAAAAAAAAAA=","position":0}', '{"type":2,"payload":"YWJj","position":12}', '{"type":1,"name":"d/","payload":null,"position":3}']) {
+    const full = Buffer.from(text, 'latin1');
+    for (let cut = 1; cut < full.length; cut++) {
+      const alone = Buffer.concat([full.subarray(0, cut), Buffer.from('}')]);
+      const chunk = Buffer.concat([alone, full.subarray(cut)]);
+      assert.deepEqual(parseCanonicalLine(chunk, 0, alone.length), parseCanonicalLine(alone), alone.toString('latin1'));
+    }
+  }
 });
 
 test('base64 spans decode like Buffer.from and refuse what the general regex refuses', () => {
   // URL-safe and out-of-alphabet bytes included: Node's decoder, used underneath, takes or skips them
   const re = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
   fc.assert(
-    fc.property(fc.string({ unit: fc.constantFrom('A', 'z', '0', '+', '/', '=', '-', '_', 'Q', ' ', '\n', '.', '\u00e9', '\u0000'), maxLength: 16 }), (s) => {
-      const got = decodeBase64Span(Buffer.from(s, 'latin1'), 0, s.length);
-      if (re.test(s)) assert.deepEqual(got, Buffer.from(s, 'base64'), s);
-      else assert.equal(got, undefined, s);
-    }),
+    // short spans (a CRC's 12 characters) are decoded in JS, long ones by Node: both lengths,
+    // placed anywhere in a bigger buffer
+    fc.property(
+      fc.oneof(
+        fc.string({ unit: fc.constantFrom('A', 'z', '0', '+', '/', '=', '-', '_', 'Q', ' ', '\n', '.', '\u00e9', '\u0000'), maxLength: 16 }),
+        fc.string({ unit: fc.constantFrom('A', 'z', '0', '+', '/', '=', 'Q', 'x', '9', '-'), minLength: 56, maxLength: 76 }),
+        fc.uint8Array({ maxLength: 80 }).map((b) => Buffer.from(b).toString('base64')),
+      ),
+      fc.nat({ max: 5 }),
+      (s, at) => {
+        const got = decodeBase64Span(Buffer.from('='.repeat(at) + s + '==', 'latin1'), at, at + s.length);
+        if (re.test(s)) assert.deepEqual(got, Buffer.from(s, 'base64'), s);
+        else assert.equal(got, undefined, s);
+      },
+    ),
     { numRuns: 20_000 },
   );
 });

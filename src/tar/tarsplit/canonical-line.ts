@@ -18,8 +18,6 @@ const COMMA = 0x2c;
 const OPEN_BRACE = 0x7b;
 const CLOSE_BRACE = 0x7d;
 const PAD = 0x3d; // '='
-const DASH = 0x2d; // '-', URL-safe base64's 62
-const UNDERSCORE = 0x5f; // '_', URL-safe base64's 63
 
 const enum Key {
   Type = 1,
@@ -49,6 +47,37 @@ function keyAt(line: Buffer, start: number, end: number): number {
   }
 }
 
+/** Spans up to this long (a file's CRC is 12 characters) are decoded here, without a string. */
+const SHORT_SPAN = 64;
+
+/** Each byte's 6-bit value in the standard alphabet, -1 for any other byte ('=' included). */
+const SEXTET = new Int8Array(256).fill(-1);
+for (let i = 0; i < 64; i++) SEXTET['ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'.charCodeAt(i)] = i;
+
+/**
+ * decodeBase64Span for a short span (a multiple of 4, not empty): the regex's rules checked per
+ * quad, '=' only as the last one or two bytes of the span. Bits left over by a padded quad are
+ * dropped, as Buffer.from drops them.
+ */
+function decodeShortSpan(line: Buffer, start: number, end: number): Buffer | undefined {
+  const pad = line[end - 1] !== PAD ? 0 : line[end - 2] !== PAD ? 1 : 2;
+  const out = Buffer.allocUnsafe(((end - start) / 4) * 3 - pad);
+  let o = 0;
+  for (let i = start; i < end; i += 4) {
+    const last = i + 4 === end;
+    const a = SEXTET[line[i]];
+    const b = SEXTET[line[i + 1]];
+    const c = last && pad === 2 ? 0 : SEXTET[line[i + 2]];
+    const d = last && pad > 0 ? 0 : SEXTET[line[i + 3]];
+    if ((a | b | c | d) < 0) return undefined;
+    const v = (a << 18) | (b << 12) | (c << 6) | d;
+    out[o++] = v >>> 16;
+    if (o < out.length) out[o++] = (v >>> 8) & 0xff;
+    if (o < out.length) out[o++] = v & 0xff;
+  }
+  return out;
+}
+
 /**
  * Decode standard base64 in [start, end) the way the general path's regex + Buffer.from do,
  * or undefined when the regex would refuse it (length not a multiple of 4, a byte outside the
@@ -63,24 +92,25 @@ export function decodeBase64Span(line: Buffer, start: number, end: number): Buff
   const len = end - start;
   if (len % 4 !== 0) return undefined;
   if (len === 0) return Buffer.alloc(0);
+  if (len <= SHORT_SPAN) return decodeShortSpan(line, start, end);
   let pad = 0;
   if (line[end - 1] === PAD) pad = line[end - 2] === PAD ? 2 : 1;
-  const inSpan = (byte: number): boolean => {
-    const at = line.indexOf(byte, start);
-    return at >= 0 && at < end;
-  };
-  if (inSpan(DASH) || inSpan(UNDERSCORE)) return undefined;
-  const out = Buffer.from(line.toString('latin1', start, end), 'base64');
+  // searched in the span's own text: the line may be a span of a large chunk, which a search of
+  // the Buffer would run through to its end
+  const text = line.toString('latin1', start, end);
+  if (text.includes('-') || text.includes('_')) return undefined;
+  const out = Buffer.from(text, 'base64');
   return out.length === (len / 4) * 3 - pad ? out : undefined;
 }
 
 /**
  * The entry of a line in tar-split's canonical form, or undefined when the line is anything
- * else (the general JSON path then decides).
+ * else (the general JSON path then decides). The line is [start, end) of `line`: the reader
+ * passes spans of the decompressed chunk, no Buffer per line.
  */
-export function parseCanonicalLine(line: Buffer): TarSplitEntry | undefined {
-  const n = line.length;
-  if (n < 2 || line[0] !== OPEN_BRACE || line[n - 1] !== CLOSE_BRACE) return undefined;
+export function parseCanonicalLine(line: Buffer, start = 0, end = line.length): TarSplitEntry | undefined {
+  const n = end;
+  if (n - start < 2 || line[start] !== OPEN_BRACE || line[n - 1] !== CLOSE_BRACE) return undefined;
   let seen = 0;
   let type = -1;
   let size = 0;
@@ -92,18 +122,19 @@ export function parseCanonicalLine(line: Buffer): TarSplitEntry | undefined {
   let payloadStart = -1;
   let payloadEnd = -1;
 
-  let p = 1;
+  // every read stays below n: the bytes after the line are the next lines
+  let p = start + 1;
   for (;;) {
     // "key":
-    if (line[p] !== QUOTE) return undefined;
+    if (p >= n || line[p] !== QUOTE) return undefined;
     const keyStart = p + 1;
     const keyEnd = line.indexOf(QUOTE, keyStart);
-    if (keyEnd < 0) return undefined;
+    if (keyEnd < 0 || keyEnd >= n) return undefined;
     const key = keyAt(line, keyStart, keyEnd);
     if (key === 0 || (seen & key) !== 0) return undefined; // unknown or repeated: general path
     seen |= key;
     p = keyEnd + 1;
-    if (line[p] !== COLON) return undefined;
+    if (p + 1 >= n || line[p] !== COLON) return undefined;
     p++;
 
     const c = line[p];
@@ -111,16 +142,16 @@ export function parseCanonicalLine(line: Buffer): TarSplitEntry | undefined {
       // base64 (the bulk of every line): the closing quote is found natively and the decoder
       // below checks every byte against the alphabet, so an escape, a control byte or any
       // non-ASCII byte in the span still sends the line to the general path
-      const start = p + 1;
-      const q = line.indexOf(QUOTE, start);
-      if (q < 0) return undefined;
-      payloadStart = start;
+      const from = p + 1;
+      const q = line.indexOf(QUOTE, from);
+      if (q < 0 || q >= n) return undefined;
+      payloadStart = from;
       payloadEnd = q;
       p = q + 1;
     } else if (c === QUOTE) {
       // a string of printable ASCII without escapes
-      const start = p + 1;
-      let q = start;
+      const from = p + 1;
+      let q = from;
       for (;;) {
         if (q >= n) return undefined;
         const b = line[q];
@@ -129,10 +160,10 @@ export function parseCanonicalLine(line: Buffer): TarSplitEntry | undefined {
         q++;
       }
       if (key === Key.Name) {
-        nameStart = start;
+        nameStart = from;
         nameEnd = q;
       } else if (key === Key.NameRaw) {
-        rawStart = start;
+        rawStart = from;
         rawEnd = q;
       } else {
         return undefined; // a string where a number belongs
@@ -140,16 +171,16 @@ export function parseCanonicalLine(line: Buffer): TarSplitEntry | undefined {
       p = q + 1;
     } else if (c === 0x6e) {
       // null: only where the general path also reads null as "absent"
-      if (line[p + 1] !== 0x75 || line[p + 2] !== 0x6c || line[p + 3] !== 0x6c) return undefined;
+      if (p + 3 >= n || line[p + 1] !== 0x75 || line[p + 2] !== 0x6c || line[p + 3] !== 0x6c) return undefined;
       if (key !== Key.Name && key !== Key.NameRaw && key !== Key.Payload && key !== Key.Position) return undefined;
       p += 4;
     } else if (c >= 0x30 && c <= 0x39) {
       // a plain integer: no sign, no leading zero, at most 15 digits (a safe integer)
-      const start = p;
+      const from = p;
       while (p < n && line[p] >= 0x30 && line[p] <= 0x39) p++;
-      const digits = p - start;
+      const digits = p - from;
       if (digits > 15 || (digits > 1 && c === 0x30)) return undefined;
-      const value = digits === 1 ? c - 0x30 : Number(line.toString('latin1', start, p));
+      const value = digits === 1 ? c - 0x30 : Number(line.toString('latin1', from, p));
       if (key === Key.Type) type = value;
       else if (key === Key.Size) size = value;
       else if (key !== Key.Position) return undefined; // a number where a string belongs
@@ -157,7 +188,7 @@ export function parseCanonicalLine(line: Buffer): TarSplitEntry | undefined {
       return undefined;
     }
 
-    const sep = line[p];
+    const sep = p < n ? line[p] : -1;
     if (sep === COMMA) {
       p++;
       continue;
@@ -179,8 +210,11 @@ export function parseCanonicalLine(line: Buffer): TarSplitEntry | undefined {
       if (raw === undefined) return undefined;
       if (raw.length > 0) name = raw;
     }
-    // a copy: the line is a view into the decompressor's output
-    name ??= nameStart >= 0 ? Buffer.from(line.subarray(nameStart, nameEnd)) : Buffer.alloc(0);
+    if (name === undefined) {
+      // a copy: the line is the decompressor's output
+      name = Buffer.allocUnsafe(nameStart >= 0 ? nameEnd - nameStart : 0);
+      if (nameStart >= 0) line.copy(name, 0, nameStart, nameEnd);
+    }
     let crc: Buffer | null = null;
     if (payloadStart >= 0) {
       const decoded = decodeBase64Span(line, payloadStart, payloadEnd);

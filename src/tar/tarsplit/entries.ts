@@ -100,12 +100,14 @@ export function toEntry(obj: unknown, lineNo: number): TarSplitEntry {
   throw new TarSplitUnusableError(`unknown entry type ${JSON.stringify(o.type)} on line ${lineNo}`);
 }
 
-function parseLine(line: Buffer, lineNo: number): TarSplitEntry | null {
+/** The line [start, end) of `chunk`. */
+function parseLine(chunk: Buffer, start: number, end: number, lineNo: number): TarSplitEntry | null {
   // tar-split's own lines first: a byte scanner for exactly what Go's encoding/json writes for
   // its Entry struct. JSON.parse, the base64 regex and a string per payload cost more than the
   // rest of a replay on a layer of many small files.
-  const fast = parseCanonicalLine(line);
+  const fast = parseCanonicalLine(chunk, start, end);
   if (fast !== undefined) return fast;
+  const line = chunk.subarray(start, end);
   // json.Decoder tolerates blank space between values; tar-split never writes blank lines
   let s = 0;
   while (s < line.length && (line[s] === 0x20 || line[s] === 0x09 || line[s] === 0x0d)) s++;
@@ -167,11 +169,11 @@ export async function* readTarSplitBatches(path: string): AsyncGenerator<TarSpli
   let carryLen = 0;
   let lineNo = 0;
   const idle = new IdleLines();
-  const take = (line: Buffer, batch: TarSplitEntry[]): void => {
+  const take = (chunk: Buffer, start: number, end: number, batch: TarSplitEntry[]): void => {
     lineNo++;
-    const entry = parseLine(line, lineNo);
+    const entry = parseLine(chunk, start, end, lineNo);
     if (entry && carriesData(entry)) idle.reset();
-    else idle.idle(lineNo, line.length);
+    else idle.idle(lineNo, end - start);
     if (entry) batch.push(entry);
   };
   try {
@@ -183,15 +185,17 @@ export async function* readTarSplitBatches(path: string): AsyncGenerator<TarSpli
           for (;;) {
             const nl = chunk.indexOf(0x0a, start);
             if (nl === -1) break;
-            let line: Buffer = chunk.subarray(start, nl);
             if (carryLen > 0) {
-              if (carryLen + line.length > MAX_LINE_BYTES) throw new TarSplitUnusableError(`line ${lineNo + 1} is longer than ${MAX_LINE_BYTES} bytes`);
-              line = Buffer.concat([...carry, line]);
+              // the line began in an earlier chunk
+              if (carryLen + (nl - start) > MAX_LINE_BYTES) throw new TarSplitUnusableError(`line ${lineNo + 1} is longer than ${MAX_LINE_BYTES} bytes`);
+              const line = Buffer.concat([...carry, chunk.subarray(start, nl)]);
               carry = [];
               carryLen = 0;
+              take(line, 0, line.length, batch);
+            } else {
+              take(chunk, start, nl, batch);
             }
             start = nl + 1;
-            take(line, batch);
           }
         } catch (err) {
           // the entries before the bad line still come first, as they would one by one
@@ -212,7 +216,8 @@ export async function* readTarSplitBatches(path: string): AsyncGenerator<TarSpli
     }
     if (carryLen > 0) {
       const batch: TarSplitEntry[] = [];
-      take(Buffer.concat(carry), batch);
+      const line = Buffer.concat(carry);
+      take(line, 0, line.length, batch);
       if (batch.length > 0) yield batch;
     }
   } finally {
