@@ -31,11 +31,6 @@ export function goStructField(obj: JsonObject, name: string): unknown {
   return found;
 }
 
-function stringField(obj: JsonObject, name: string): string | null {
-  const v = goStructField(obj, name);
-  return typeof v === 'string' ? v : null;
-}
-
 export interface V1Fields {
   id: string | null;
   parent: string | null;
@@ -44,14 +39,23 @@ export interface V1Fields {
   dockerVersion: string | null;
 }
 
+/** The json keys (lowercased) of the fields readV1Fields reads. */
+const V1_KEYS = new Map<string, keyof V1Fields>([['id', 'id'], ['parent', 'parent'], ['parent_id', 'parentId'], ['created', 'created'], ['docker_version', 'dockerVersion']]);
+
+/**
+ * The store's fields of a v1 json, each as goStructField reads it (the last key matching
+ * case-insensitively; a value that is not a string reads as null), in one pass over the keys:
+ * `ls` reads one json per layer, 20,000 on a big root.
+ */
 export function readV1Fields(obj: JsonObject): V1Fields {
-  return {
-    id: stringField(obj, 'id'),
-    parent: stringField(obj, 'parent'),
-    parentId: stringField(obj, 'parent_id'),
-    created: stringField(obj, 'created'),
-    dockerVersion: stringField(obj, 'docker_version'),
-  };
+  const fields: V1Fields = { id: null, parent: null, parentId: null, created: null, dockerVersion: null };
+  for (const key of Object.keys(obj)) {
+    const field = V1_KEYS.get(key.toLowerCase());
+    if (field === undefined) continue;
+    const value = obj[key];
+    fields[field] = typeof value === 'string' ? value : null;
+  }
+  return fields;
 }
 
 /** `parent_id` is `sha256:<hex>` (1.9 v2 pulls); its hex is the parent's id unless a parent file says otherwise. */
