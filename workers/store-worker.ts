@@ -4,14 +4,14 @@
 // main thread is waiting on.
 import { once } from 'node:events';
 import { workerData } from 'node:worker_threads';
-import { HELPER_BATCH, type StoreWorkerHints, type StoreWorkerInput, type StoreWorkerReply } from '../src/store/parallel-layers.js';
+import type { StoreWorkerHints, StoreWorkerInput, StoreWorkerReply } from '../src/store/parallel-layers.js';
 
 const input = workerData as StoreWorkerInput;
 try {
   const { readLayer } = await import('../src/store/graph-aufs.js');
   const [{ hints }] = (await once(input.port, 'message')) as [StoreWorkerHints];
-  for (let start = 0; start < input.ids.length || start === 0; start += HELPER_BATCH) {
-    const end = Math.min(start + HELPER_BATCH, input.ids.length);
+  for (let start = 0; start < input.ids.length || start === 0; start += input.batch) {
+    const end = Math.min(start + input.batch, input.ids.length);
     const layers = input.ids.slice(start, end).map((id) => readLayer(input.root, input.realRoot, id, input.driver, hints));
     input.port.postMessage({ ok: true, layers, last: end === input.ids.length } satisfies StoreWorkerReply);
   }

@@ -58,6 +58,8 @@ export interface StoreWorkerInput {
   port: MessagePort;
   /** the helper module the bootstrap imports */
   helperUrl: string;
+  /** records per reply (HELPER_BATCH; tests use fewer) */
+  batch: number;
 }
 /** The first message to the helper. */
 export interface StoreWorkerHints { hints?: LayerHints }
@@ -71,6 +73,8 @@ export interface ReadLayersOptions {
   graceMs?: number;
   /** called with how many records the helper delivered (0: it failed or was not used) */
   onHelper?: (delivered: number) => void;
+  /** records per helper reply (default HELPER_BATCH) */
+  helperBatch?: number;
 }
 
 /**
@@ -81,7 +85,7 @@ export interface ReadLayersOptions {
 export function readLayers(root: string, realRoot: string, ids: string[], driver: string, hints?: LayerHints | (() => LayerHints), opts: ReadLayersOptions = {}): LegacyLayer[] {
   const parallel = ids.length >= (opts.minParallel ?? PARALLEL_MIN_LAYERS) && availableParallelism() >= 2 && process.env.LEGACY2OCI_STORE_THREADS !== '1';
   const split = parallel ? Math.ceil(ids.length * MAIN_SHARE) : ids.length;
-  const helper = parallel ? startHelper({ root, realRoot, ids: ids.slice(split), driver }, opts.workerUrl ?? STORE_WORKER_URL) : null;
+  const helper = parallel ? startHelper({ root, realRoot, ids: ids.slice(split), driver, batch: opts.helperBatch ?? HELPER_BATCH }, opts.workerUrl ?? STORE_WORKER_URL) : null;
   const made = typeof hints === 'function' ? hints() : hints;
   helper?.send(made);
   const one = (id: string): LegacyLayer => readLayer(root, realRoot, id, driver, made);

@@ -50,6 +50,9 @@ function hintsOf(root: string) {
   return { graph: listKinds(join(root, 'graph')), diff: listKinds(join(root, 'aufs', 'diff')) };
 }
 
+/** The store reader, for bad helpers that send real records. */
+const GRAPH_AUFS_URL = new URL('../../src/store/graph-aufs.js', import.meta.url).href;
+
 /** A helper module that does the wrong thing, written to a temp file. */
 function badHelper(source: string): URL {
   const dir = mkdtempSync(join(tmpdir(), 'l2o-helper-'));
@@ -67,6 +70,10 @@ test('two threads give the records one thread gives, in order, json as Buffers',
   const got = readLayers(root, root, ids, 'aufs', hints, { minParallel: 1, onHelper: (n) => (delivered = n) });
   assert.ok(delivered > 0 && delivered < ids.length, `the helper read part of the ids (${delivered})`);
   assert.deepStrictEqual(got, expected);
+  // its records in several replies (7 each: 33 ids, 5 replies) join in order
+  let inBatches = -1;
+  assert.deepStrictEqual(readLayers(root, root, ids, 'aufs', hints, { minParallel: 1, helperBatch: 7, onHelper: (n) => (inBatches = n) }), expected);
+  assert.equal(inBatches, delivered);
   assert.ok(got.every((l) => l.json === null || Buffer.isBuffer(l.json)));
   // the damage is in the records the helper read too
   const codes = new Set(got.slice(ids.length - delivered).flatMap((l) => l.problems.map((p) => p.code)));
@@ -80,11 +87,23 @@ test('a helper that fails, stays silent or answers the wrong records is not used
   const helpers = {
     throws: badHelper("throw new Error('helper broke');\n"),
     silent: badHelper('setTimeout(() => {}, 60_000);\n'),
+    // a complete-looking answer with too few records
     wrong: badHelper(`import { workerData } from 'node:worker_threads';
-      workerData.port.postMessage({ ok: true, layers: [] });
+      workerData.port.postMessage({ ok: true, layers: [], last: true });
       const flag = new Int32Array(workerData.done);
       Atomics.store(flag, 0, 1);
       Atomics.notify(flag, 0);\n`),
+    // real records in a first reply, then a failure
+    batchThenThrow: badHelper(`import { workerData } from 'node:worker_threads';
+      const { readLayer } = await import(${JSON.stringify(GRAPH_AUFS_URL)});
+      const layers = workerData.ids.slice(0, 3).map((id) => readLayer(workerData.root, workerData.realRoot, id, workerData.driver));
+      workerData.port.postMessage({ ok: true, layers, last: false });
+      throw new Error('helper broke after a reply');\n`),
+    // real records marked last, but not all of them
+    shortLast: badHelper(`import { workerData } from 'node:worker_threads';
+      const { readLayer } = await import(${JSON.stringify(GRAPH_AUFS_URL)});
+      const layers = workerData.ids.slice(0, 3).map((id) => readLayer(workerData.root, workerData.realRoot, id, workerData.driver));
+      workerData.port.postMessage({ ok: true, layers, last: true });\n`),
   };
   for (const [what, workerUrl] of Object.entries(helpers)) {
     let delivered = -1;

@@ -102,15 +102,16 @@ const SLASH_BUFFER = Buffer.from('/');
  * A directory's entries with their kinds (d_type). Names come as latin1 strings, one char per
  * byte, the keys kindIn looks up: no Buffer per entry (on the layer of 50,000 small files the
  * listings take half the time). On a filesystem that leaves d_type unknown (ext4 without
- * filetype, XFS ftype=0, some NFS/FUSE) Node lstats each entry and can only join Buffer names
- * to a Buffer path: that listing throws a TypeError, and the directory is listed again with
- * Buffer names. An errno error is the directory's own and is not retried.
+ * filetype, XFS ftype=0, some NFS/FUSE) Node lstats each entry and, on Node 20, can only join
+ * Buffer names to a Buffer path: that listing throws (a TypeError). Any failure of the latin1
+ * listing is retried with Buffer names, which Node joins byte for byte; the retry's own error,
+ * if any, is the directory's (a Node that joined latin1 names some other way and so lstat'ed
+ * a wrong path gets the right listing this way too).
  */
 function listWithKinds(dirPath: Buffer): Array<Dirent<string> | Dirent<Buffer>> {
   try {
     return readdirSync(dirPath, { withFileTypes: true, encoding: 'latin1' });
-  } catch (err) {
-    if (typeof (err as NodeJS.ErrnoException).errno === 'number') throw err;
+  } catch {
     return readdirSync(dirPath, { withFileTypes: true, encoding: 'buffer' });
   }
 }
