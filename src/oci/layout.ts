@@ -79,16 +79,22 @@ export function initLayout(out: string): void {
  */
 function mkdirs(dir: string): void {
   try {
+    mkdirExisting(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || dirname(dir) === dir) throw err;
+    mkdirs(dirname(dir));
+    // another writer making the same layout may have made it meanwhile
+    mkdirExisting(dir);
+  }
+}
+
+/** mkdir that accepts a directory already there (made by us before, or by a concurrent writer). */
+function mkdirExisting(dir: string): void {
+  try {
     mkdirSync(dir);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'EEXIST') {
-      if (!statSync(dir).isDirectory()) throw Object.assign(new Error(`ENOTDIR: not a directory, mkdir '${dir}'`), { code: 'ENOTDIR' });
-      return;
-    }
-    if (code !== 'ENOENT' || dirname(dir) === dir) throw err;
-    mkdirs(dirname(dir));
-    mkdirSync(dir);
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    if (!statSync(dir).isDirectory()) throw Object.assign(new Error(`ENOTDIR: not a directory, mkdir '${dir}'`), { code: 'ENOTDIR' });
   }
 }
 
