@@ -352,14 +352,14 @@ export function readLayer(root: string, realRoot: string, id: string, driver = '
   return layer;
 }
 
+/** the first two bytes of a tar-split file (the gzip magic), read on this thread */
+const magic = Buffer.alloc(2);
+
 /**
  * Tar-split metadata (graph/<id>/tar-data.json.gz, or a 1.10+ layer's tar-split.json.gz) must be
  * a regular gzip file; otherwise the layer is regenerated (a warning). `original` names what
  * the regenerated diffID will then differ from.
  */
-/** the first two bytes of a tar-split file (the gzip magic), read on this thread */
-const magic = Buffer.alloc(2);
-
 export function locateTarSplitFile(p: string, layer: LegacyLayer, original = 'the original'): void {
   // never open what is not a regular file (see readSmallFile)
   let pre;

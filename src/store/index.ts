@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import { RefError } from '../errors.js';
 import { detectRoot } from './detect.js';
 import { aufsAncestorIds, classifyDriverLayers, listGraphIds, listKinds, readRepositories, type LayerHints } from './graph-aufs.js';
-import { readLayers } from './parallel-layers.js';
+import { startLayerReads } from './parallel-layers.js';
 import { readCasStore } from './cas/index.js';
 import { parseReference } from './refs.js';
 import type { LegacyImage, LegacyLayer, LegacyStore, Problem, TagRecord } from './types.js';
@@ -89,10 +89,10 @@ function readGraph(root: string, realRoot: string, driver: string, problems: Pro
   const layers = new Map<string, LegacyLayer>();
   const aufs = driver === 'aufs';
   const graphListing = listKinds(join(root, 'graph'));
-  let hints: LayerHints = { graph: graphListing, diff: null, layers: null };
+  const reads = startLayerReads(root, realRoot, listGraphIds(root, problems, graphListing), driver);
   // the driver dirs are listed while the store helper (if any) starts
-  const listDriver = (): LayerHints => (hints = { graph: graphListing, diff: aufs ? listKinds(join(root, 'aufs', 'diff')) : null, layers: aufs ? listKinds(join(root, 'aufs', 'layers')) : null });
-  for (const layer of readLayers(root, realRoot, listGraphIds(root, problems, graphListing), driver, listDriver)) layers.set(layer.id, layer);
+  const hints: LayerHints = { graph: graphListing, diff: aufs ? listKinds(join(root, 'aufs', 'diff')) : null, layers: aufs ? listKinds(join(root, 'aufs', 'layers')) : null };
+  for (const layer of reads.read(hints)) layers.set(layer.id, layer);
   // naive-diff layers are full trees: their changes are read against the parent's tree
   for (const l of layers.values()) {
     if (l.rules === 'naive' && l.parent !== null) l.parentDir = layers.get(l.parent)?.diffDir ?? null;

@@ -77,27 +77,40 @@ export interface ReadLayersOptions {
   helperBatch?: number;
 }
 
+/** Reads started by startLayerReads: `read` gives the records once the listings are made. */
+export interface LayerReads {
+  read(hints?: LayerHints): LegacyLayer[];
+}
+
 /**
  * readLayer for each id, in order; on two threads when there are many (LEGACY2OCI_STORE_THREADS=1:
- * one). `hints` may be a function that makes the listings: it is called once the helper is
- * starting, so the listings and the helper's start overlap.
+ * one). The helper, if any, starts now; the caller makes the listings meanwhile and passes them
+ * to `read`, so the listings and the helper's start overlap.
  */
-export function readLayers(root: string, realRoot: string, ids: string[], driver: string, hints?: LayerHints | (() => LayerHints), opts: ReadLayersOptions = {}): LegacyLayer[] {
+export function startLayerReads(root: string, realRoot: string, ids: string[], driver: string, opts: ReadLayersOptions = {}): LayerReads {
   const parallel = ids.length >= (opts.minParallel ?? PARALLEL_MIN_LAYERS) && availableParallelism() >= 2 && process.env.LEGACY2OCI_STORE_THREADS !== '1';
   const split = parallel ? Math.ceil(ids.length * MAIN_SHARE) : ids.length;
   const helper = parallel ? startHelper({ root, realRoot, ids: ids.slice(split), driver, batch: opts.helperBatch ?? HELPER_BATCH }, opts.workerUrl ?? STORE_WORKER_URL) : null;
-  const made = typeof hints === 'function' ? hints() : hints;
-  helper?.send(made);
-  const one = (id: string): LegacyLayer => readLayer(root, realRoot, id, driver, made);
-  const started = performance.now();
-  const mine = ids.slice(0, split).map(one);
-  if (!parallel) {
-    opts.onHelper?.(0);
-    return mine;
-  }
-  const theirs = helper ? helper.collect(opts.graceMs ?? Math.max(HELPER_GRACE_MS, HELPER_GRACE_FACTOR * (performance.now() - started))) : null;
-  opts.onHelper?.(theirs?.length ?? 0);
-  return mine.concat(theirs ?? ids.slice(split).map(one));
+  return {
+    read(hints) {
+      helper?.send(hints);
+      const one = (id: string): LegacyLayer => readLayer(root, realRoot, id, driver, hints);
+      const started = performance.now();
+      const mine = ids.slice(0, split).map(one);
+      if (!parallel) {
+        opts.onHelper?.(0);
+        return mine;
+      }
+      const theirs = helper ? helper.collect(opts.graceMs ?? Math.max(HELPER_GRACE_MS, HELPER_GRACE_FACTOR * (performance.now() - started))) : null;
+      opts.onHelper?.(theirs?.length ?? 0);
+      return mine.concat(theirs ?? ids.slice(split).map(one));
+    },
+  };
+}
+
+/** startLayerReads with the listings already made. */
+export function readLayers(root: string, realRoot: string, ids: string[], driver: string, hints?: LayerHints, opts: ReadLayersOptions = {}): LegacyLayer[] {
+  return startLayerReads(root, realRoot, ids, driver, opts).read(hints);
 }
 
 interface Helper {

@@ -83,8 +83,9 @@ function decodeShortSpan(line: Buffer, start: number, end: number): Buffer | und
  * or undefined when the regex would refuse it (length not a multiple of 4, a byte outside the
  * alphabet, padding anywhere but the end of the last quad).
  *
- * The decoding is Node's own (about twice as fast as a JS loop over a header's ~700 bytes; a
- * layer of 50,000 small files has 50,000 of them). That decoder is lenient where the regex is
+ * Short spans (CRCs) go through decodeShortSpan, without a string. Longer ones are decoded by
+ * Node (about twice as fast as a JS loop over a header's ~700 bytes; a layer of 50,000 small
+ * files has 50,000 of them). That decoder is lenient where the regex is
  * not: it skips bytes outside the alphabet and stops at '=', which both give fewer bytes than a
  * clean span of this length must, and it takes the URL-safe '-' and '_', which are looked for.
  */
